@@ -1,0 +1,57 @@
+# xt_SSNAT: stateless source NAT for Linux, as a Rust-for-Linux xtables target.
+#
+#   make demo      build what is missing, boot the kernel in QEMU, show a UDP rewrite
+#   make check     every test: cargo tests of the workspace, then the QEMU tests
+#   make           the module and the userspace parts (kernel built and cached first)
+#
+# KDIR=/path/to/kernel/build builds against another kernel tree (it needs CONFIG_RUST
+# and the Rust metadata of a full build with the same rustc); by default the kernel
+# is built once from kernel/ssnat.config into $(SSNAT_CACHE) (see scripts/env.sh).
+
+SHELL := /bin/bash
+CACHE_KDIR := $(shell bash -c '. scripts/env.sh; ssnat_kdir')
+KDIR ?= $(CACHE_KDIR)
+CARGO ?= cargo
+
+.PHONY: all setup kernel module userspace install demo check test-host test-qemu clean
+
+all: module userspace
+
+setup:
+	@scripts/setup.sh
+
+# Only the cached kernel is built here; a KDIR given by the user is taken as it is.
+kernel: setup
+ifeq ($(KDIR),$(CACHE_KDIR))
+	@scripts/build-kernel.sh
+else
+	@test -f $(KDIR)/Module.symvers -o -f $(KDIR)/.config || { echo "error: KDIR=$(KDIR) is not a kernel build tree" >&2; exit 1; }
+endif
+
+module: kernel
+	@. scripts/env.sh && $(MAKE) -s -C $(KDIR) M=$(CURDIR) modules
+
+userspace: setup
+	@. scripts/env.sh && $(CARGO) build -q --release --workspace
+
+install: module userspace
+	@. scripts/env.sh && install -m 0644 target/release/libxt_SSNAT.so "$$(pkg-config --variable=xtlibdir xtables)/"
+	install -m 0755 target/release/ssnatctl /usr/local/sbin/ssnatctl
+	$(MAKE) -C $(KDIR) M=$(CURDIR) modules_install
+
+demo: module userspace
+	@scripts/demo.sh
+
+test-host: setup
+	@scripts/check.sh host
+
+test-qemu: module userspace
+	@scripts/check.sh qemu
+
+check: module userspace
+	@scripts/check.sh host qemu
+
+clean:
+	-$(MAKE) -s -C $(KDIR) M=$(CURDIR) clean 2>/dev/null
+	$(CARGO) clean
+	rm -rf tests/out

@@ -1,0 +1,3 @@
+#![allow(non_snake_case)]
+pub mod parse;
+pub mod sys;

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs the test stages given (host: cargo tests; qemu: tests/run.sh) and ends with
+# one line "N passed, N failed" over all of them.
+set -uo pipefail
+. "$(dirname "$0")/env.sh"
+cd "$ssnat_repo"
+summary=$(mktemp)
+trap 'rm -f "$summary"' EXIT
+status=0
+for stage in "$@"; do
+	case $stage in
+	host)
+		echo "== cargo test --workspace"
+		log=$(mktemp)
+		cargo test -q --workspace --release 2>&1 | tee "$log"
+		[ "${PIPESTATUS[0]}" = 0 ] || status=1
+		awk '/^test result:/ {
+			for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i }
+		} END { printf "host %d %d\n", p, f }' "$log" >>"$summary"
+		# a build failure counts as one failed test
+		[ $status = 0 ] || grep -q 'test result' "$log" || echo "host 0 1" >>"$summary"
+		rm -f "$log"
+		;;
+	qemu)
+		echo "== QEMU tests (virtme-ng, TCG; one boot per test)"
+		SSNAT_SUMMARY=$summary tests/run.sh || status=1
+		;;
+	*) die "unknown stage $stage" ;;
+	esac
+done
+awk '{ p += $2; f += $3 } END { printf "%d passed, %d failed\n", p, f }' "$summary"
+exit $status
