@@ -10,7 +10,6 @@
 #![allow(non_snake_case)] // the crate is named after the module, `xt_SSNAT`
 
 use kernel::prelude::*;
-use kernel::str::CStr;
 
 #[path = "ssnat-core/src/abi.rs"]
 pub mod abi;
@@ -58,8 +57,8 @@ impl xtables::Target for Ssnat {
     const USER_SIZE: usize = abi::USER_SIZE;
 
     fn check(info: &mut SsnatInfo, ctx: &CheckContext<'_>) -> Result {
-        if let Err(e) = info.validate(ctx.family) {
-            pr_info!("SSNAT: {}\n", e);
+        if let Err(e) = info.validate(ctx.family, ctx.proto) {
+            pr_info!("SSNAT: {}\n", e.message());
             return Err(EINVAL);
         }
         let table = ctx.table.to_bytes();

@@ -15,18 +15,16 @@
 #include <linux/skbuff.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/x_tables.h>
+#include <linux/netfilter_ipv4/ip_tables.h>
+#include <linux/netfilter_ipv6/ip6_tables.h>
 #include <net/checksum.h>
+
+#include "xt_SSNAT_glue.h"
 
 #ifndef SSNAT_VERSION
 #error "SSNAT_VERSION must be set by Kbuild"
 #endif
 MODULE_VERSION(SSNAT_VERSION);
-
-typedef unsigned int (*ssnat_target_fn)(struct sk_buff *skb, const void *info,
-					u8 family, u8 hooknum);
-typedef int (*ssnat_check_fn)(void *info, u8 family, const char *table,
-			      unsigned int hook_mask, bool nft_compat);
-typedef void (*ssnat_destroy_fn)(void *info, u8 family);
 
 static ssnat_target_fn ssnat_target_cb;
 static ssnat_check_fn ssnat_check_cb;
@@ -40,10 +38,28 @@ static unsigned int ssnat_tg(struct sk_buff *skb,
 			       xt_hooknum(par));
 }
 
+/* The protocol the rule matches (-p), or 0 for any protocol or an inverted match. */
+static u8 ssnat_rule_proto(const struct xt_tgchk_param *par)
+{
+	if (par->family == NFPROTO_IPV4) {
+		const struct ipt_entry *e = par->entryinfo;
+
+		return (e->ip.invflags & XT_INV_PROTO) ? 0 : e->ip.proto;
+	} else {
+		const struct ip6t_entry *e = par->entryinfo;
+
+		if (!(e->ipv6.flags & IP6T_F_PROTO) ||
+		    (e->ipv6.invflags & XT_INV_PROTO))
+			return 0;
+		return e->ipv6.proto;
+	}
+}
+
 static int ssnat_tg_check(const struct xt_tgchk_param *par)
 {
 	return ssnat_check_cb(par->targinfo, par->family, par->table,
-			      par->hook_mask, par->nft_compat);
+			      par->hook_mask, ssnat_rule_proto(par),
+			      par->nft_compat);
 }
 
 static void ssnat_tg_destroy(const struct xt_tgdtor_param *par)

@@ -7,11 +7,11 @@
 //! [`Registration`] guard and an [`SkBuff`] view that can only write bytes it
 //! has made writable. Every `unsafe` of the module lives here.
 
-use core::ffi::{c_char, c_int, c_uint, c_void};
+use kernel::ffi::{c_char, c_int, c_uint, c_void};
 use core::marker::PhantomData;
 use kernel::bindings;
-use kernel::error::{code, to_result, Result};
-use kernel::str::CStr;
+use kernel::error::to_result;
+use kernel::prelude::*;
 
 /// Verdicts a target returns (`include/uapi/linux/netfilter.h`, `x_tables.h`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,6 +43,8 @@ pub struct CheckContext<'a> {
     /// Hooks (`1 << NF_INET_*`) from which the rule can be reached; 0 when not known
     /// yet (an nft_compat rule in a chain that is not a base chain).
     pub hook_mask: u32,
+    /// The protocol the rule matches (`-p`), 0 for any protocol or an inverted match.
+    pub proto: u8,
     /// Whether the rule comes through nftables' xt compatibility layer.
     pub nft_compat: bool,
 }
@@ -77,7 +79,7 @@ extern "C" {
         targetsize: c_uint,
         usersize: c_uint,
         target: unsafe extern "C" fn(*mut bindings::sk_buff, *const c_void, u8, u8) -> c_uint,
-        check: unsafe extern "C" fn(*mut c_void, u8, *const c_char, c_uint, bool) -> c_int,
+        check: unsafe extern "C" fn(*mut c_void, u8, *const c_char, c_uint, u8, bool) -> c_int,
         destroy: unsafe extern "C" fn(*mut c_void, u8),
     ) -> c_int;
     fn ssnat_glue_unregister();
@@ -107,10 +109,10 @@ impl<T: Target> Registration<T> {
     pub fn new() -> Result<Self> {
         let size = core::mem::size_of::<T::Info>();
         if size % 8 != 0 || T::USER_SIZE > size {
-            return Err(code::EINVAL);
+            return Err(EINVAL);
         }
-        let size = c_uint::try_from(size).map_err(|_| code::EINVAL)?;
-        let user = c_uint::try_from(T::USER_SIZE).map_err(|_| code::EINVAL)?;
+        let size = c_uint::try_from(size).map_err(|_| EINVAL)?;
+        let user = c_uint::try_from(T::USER_SIZE).map_err(|_| EINVAL)?;
         // SAFETY: `T::NAME` is a NUL-terminated string that lives forever; the
         // callbacks are `extern "C"` functions with the signatures the glue expects, and
         // they stay valid as long as the module is loaded, which outlives the
@@ -169,6 +171,7 @@ unsafe extern "C" fn check_callback<T: Target>(
     family: u8,
     table: *const c_char,
     hook_mask: c_uint,
+    proto: u8,
     nft_compat: bool,
 ) -> c_int {
     // SAFETY: see the function's safety contract.
@@ -179,6 +182,7 @@ unsafe extern "C" fn check_callback<T: Target>(
         family,
         table,
         hook_mask,
+        proto,
         nft_compat,
     };
     match T::check(info, &ctx) {
@@ -242,7 +246,7 @@ impl SkBuff {
 
     /// Copies bytes from the network header on into `buf`, as many as it holds.
     pub fn copy_network(&self, buf: &mut [u8]) -> Result {
-        let len = c_uint::try_from(buf.len()).map_err(|_| code::EINVAL)?;
+        let len = c_uint::try_from(buf.len()).map_err(|_| EINVAL)?;
         // SAFETY: `buf` is valid for `len` bytes of writes; skb_copy_bits checks the
         // range against the packet and fails rather than read past it.
         to_result(unsafe {
@@ -253,11 +257,11 @@ impl SkBuff {
     /// Makes the first `len` bytes from the network header on linear and private to this
     /// packet (unsharing a clone if needed) and lends them out for writing.
     pub fn writable_network(&mut self, len: usize) -> Result<&mut [u8]> {
-        let clen = c_uint::try_from(len).map_err(|_| code::EINVAL)?;
+        let clen = c_uint::try_from(len).map_err(|_| EINVAL)?;
         // SAFETY: by the type invariant the skb is valid and ours.
         let ptr = unsafe { ssnat_skb_writable_network(self.as_raw(), clen) };
         if ptr.is_null() {
-            return Err(code::ENOMEM);
+            return Err(ENOMEM);
         }
         // SAFETY: skb_ensure_writable() made `len` bytes from the network header linear
         // and not shared with any clone; the borrow of `self` keeps anyone else from

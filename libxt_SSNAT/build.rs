@@ -17,7 +17,9 @@ fn main() {
     let xtables = pkg_config::Config::new()
         .atleast_version("1.8")
         .probe("xtables")
-        .unwrap_or_else(|e| panic!("libxtables not found by pkg-config (install libxtables-dev): {e}"));
+        .unwrap_or_else(|e| {
+            panic!("libxtables not found by pkg-config (install libxtables-dev): {e}")
+        });
 
     let mut builder = bindgen::Builder::default()
         .header("wrapper.h")
@@ -42,6 +44,7 @@ fn main() {
         // Used by the tests, which drive the dlopen()ed library the way iptables does.
         .allowlist_function("xtables_init_all")
         .allowlist_function("xtables_find_target")
+        .allowlist_function("xtables_option_tpcall")
         .allowlist_function("xtables_option_tfcall")
         .allowlist_function("printf")
         .allowlist_function("fflush")

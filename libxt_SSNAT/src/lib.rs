@@ -1,3 +1,30 @@
+//! `libxt_SSNAT.so`: the iptables/ip6tables extension of the `SSNAT` target.
+//!
+//! iptables dlopen()s `$XTABLES_LIBDIR/libxt_SSNAT.so` the first time a rule names
+//! `-j SSNAT`; the library's constructor registers one target per family with libxtables
+//! ([`ext`]). From then on iptables calls back for `--to-source` ([`parse`]), the final
+//! check (the kernel's own [`ssnat_core::abi::SsnatInfo::validate`]), `-L` and
+//! `iptables-save`.
+//!
+//! ```text
+//! iptables  -t raw -A OUTPUT -p udp -j SSNAT --to-source 198.51.100.7:4000
+//! ip6tables -t raw -A OUTPUT -p udp -j SSNAT --to-source [2001:db8::7]:4000
+//! ```
+//!
+//! Install by copying `target/release/libxt_SSNAT.so` into the directory
+//! `pkg-config --variable=xtlibdir xtables` names, or point iptables at another directory
+//! with `XTABLES_LIBDIR=DIR:SYSTEM_XTLIBDIR` (the variable replaces the default list).
+//!
+//! The crate is also an rlib, so that tests link the same code; outside iptables the
+//! constructor does nothing.
+// The library must be called libxt_SSNAT.so, hence the crate name xt_SSNAT.
 #![allow(non_snake_case)]
+#![warn(
+    missing_docs,
+    unsafe_op_in_unsafe_fn,
+    clippy::undocumented_unsafe_blocks
+)]
+
+pub mod ext;
 pub mod parse;
 pub mod sys;

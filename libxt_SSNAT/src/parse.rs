@@ -212,7 +212,9 @@ fn parse_range<T: Copy>(
 }
 
 fn parse_addr_v4(s: &str) -> Result<[u8; 16], ParseError> {
-    let addr: Ipv4Addr = s.parse().map_err(|_| ParseError::BadAddress(s.to_owned()))?;
+    let addr: Ipv4Addr = s
+        .parse()
+        .map_err(|_| ParseError::BadAddress(s.to_owned()))?;
     let mut bytes = [0; 16];
     bytes[..4].copy_from_slice(&addr.octets());
     Ok(bytes)
@@ -380,10 +382,16 @@ mod tests {
         assert_eq!(v4(""), Err(bad_addr("")));
         assert_eq!(v4(":4000"), Err(bad_addr("")));
         assert_eq!(v4("1.2.3.4-"), Err(bad_addr("")));
-        assert_eq!(v4("1.2.3.4-1.2.3.5-1.2.3.6"), Err(bad_addr("1.2.3.5-1.2.3.6")));
+        assert_eq!(
+            v4("1.2.3.4-1.2.3.5-1.2.3.6"),
+            Err(bad_addr("1.2.3.5-1.2.3.6"))
+        );
         assert_eq!(v4(" 1.2.3.4"), Err(bad_addr(" 1.2.3.4")));
         assert_eq!(v4("1.2.3.4:0"), Err(ParseError::PortOutOfRange("0".into())));
-        assert_eq!(v4("1.2.3.4:65536"), Err(ParseError::PortOutOfRange("65536".into())));
+        assert_eq!(
+            v4("1.2.3.4:65536"),
+            Err(ParseError::PortOutOfRange("65536".into()))
+        );
         assert_eq!(
             v4("1.2.3.4:99999999999999999999"),
             Err(ParseError::PortOutOfRange("99999999999999999999".into()))
@@ -391,9 +399,15 @@ mod tests {
         assert_eq!(v4("1.2.3.4:"), Err(ParseError::BadPort("".into())));
         assert_eq!(v4("1.2.3.4:http"), Err(ParseError::BadPort("http".into())));
         assert_eq!(v4("1.2.3.4:+80"), Err(ParseError::BadPort("+80".into())));
-        assert_eq!(v4("1.2.3.4:80:81"), Err(ParseError::BadPort("80:81".into())));
+        assert_eq!(
+            v4("1.2.3.4:80:81"),
+            Err(ParseError::BadPort("80:81".into()))
+        );
         assert_eq!(v4("1.2.3.4:1-"), Err(ParseError::BadPort("".into())));
-        assert_eq!(v4("1.2.3.4:0-5"), Err(ParseError::PortOutOfRange("0".into())));
+        assert_eq!(
+            v4("1.2.3.4:0-5"),
+            Err(ParseError::PortOutOfRange("0".into()))
+        );
     }
 
     #[test]
@@ -413,12 +427,19 @@ mod tests {
             assert_eq!((info.min_addr, info.max_addr), (a, a), "{bare}");
             assert_eq!(info.validate(NFPROTO_IPV6), Ok(()));
         }
-        for range in ["2001:db8::7-2001:db8::9", "[2001:db8::7]-[2001:db8::9]", "[2001:db8::7-2001:db8::9]"] {
+        for range in [
+            "2001:db8::7-2001:db8::9",
+            "[2001:db8::7]-[2001:db8::9]",
+            "[2001:db8::7-2001:db8::9]",
+        ] {
             let info = v6(range).unwrap();
             assert_eq!((info.min_addr, info.max_addr), (a, b), "{range}");
             assert_eq!(info.flags, F_MAP_ADDR, "{range}");
         }
-        for range in ["[2001:db8::7]-[2001:db8::9]:1-2", "[2001:db8::7-2001:db8::9]:1-2"] {
+        for range in [
+            "[2001:db8::7]-[2001:db8::9]:1-2",
+            "[2001:db8::7-2001:db8::9]:1-2",
+        ] {
             let info = v6(range).unwrap();
             assert_eq!((info.min_addr, info.max_addr), (a, b), "{range}");
             assert_eq!((info.min_port, info.max_port), (1, 2), "{range}");
@@ -442,7 +463,10 @@ mod tests {
         assert_eq!(v6("[2001:db8::7"), Err(syntax("[2001:db8::7")));
         assert_eq!(v6("2001:db8::7]:80"), Err(syntax("2001:db8::7]:80")));
         assert_eq!(v6("[2001:db8::7]80"), Err(syntax("[2001:db8::7]80")));
-        assert_eq!(v6("[2001:db8::7]-2001:db8::9"), Err(syntax("[2001:db8::7]-2001:db8::9")));
+        assert_eq!(
+            v6("[2001:db8::7]-2001:db8::9"),
+            Err(syntax("[2001:db8::7]-2001:db8::9"))
+        );
         assert_eq!(v6("[::1-::2]-[::3]"), Err(syntax("[::1-::2]-[::3]")));
         assert_eq!(v6("[::1]:0"), Err(ParseError::PortOutOfRange("0".into())));
         assert_eq!(v6("[::1]:x"), Err(ParseError::BadPort("x".into())));
@@ -452,11 +476,17 @@ mod tests {
     fn wrong_family_is_named() {
         assert_eq!(
             v6("198.51.100.7:4000"),
-            Err(ParseError::WrongFamily { arg: "198.51.100.7:4000".into(), rule: Family::V6 })
+            Err(ParseError::WrongFamily {
+                arg: "198.51.100.7:4000".into(),
+                rule: Family::V6
+            })
         );
         assert_eq!(
             v4("[2001:db8::7]:4000"),
-            Err(ParseError::WrongFamily { arg: "[2001:db8::7]:4000".into(), rule: Family::V4 })
+            Err(ParseError::WrongFamily {
+                arg: "[2001:db8::7]:4000".into(),
+                rule: Family::V4
+            })
         );
         assert_eq!(
             v4("2001:db8::7").unwrap_err().to_string(),
@@ -466,8 +496,14 @@ mod tests {
 
     #[test]
     fn messages() {
-        assert_eq!(v4("1.2.3").unwrap_err().to_string(), "bad address \"1.2.3\"");
-        assert_eq!(v4("1.2.3.4:0").unwrap_err().to_string(), "port \"0\" out of range 1-65535");
+        assert_eq!(
+            v4("1.2.3").unwrap_err().to_string(),
+            "bad address \"1.2.3\""
+        );
+        assert_eq!(
+            v4("1.2.3.4:0").unwrap_err().to_string(),
+            "port \"0\" out of range 1-65535"
+        );
         assert_eq!(v4("1.2.3.4:ab").unwrap_err().to_string(), "bad port \"ab\"");
     }
 
@@ -476,17 +512,26 @@ mod tests {
         use Family::{V4, V6};
         assert_eq!(round_trip("198.51.100.7:4000", V4), "198.51.100.7:4000");
         assert_eq!(round_trip("198.51.100.7", V4), "198.51.100.7");
-        assert_eq!(round_trip("10.0.0.1-10.0.0.9:1000-2000", V4), "10.0.0.1-10.0.0.9:1000-2000");
+        assert_eq!(
+            round_trip("10.0.0.1-10.0.0.9:1000-2000", V4),
+            "10.0.0.1-10.0.0.9:1000-2000"
+        );
         assert_eq!(round_trip("10.0.0.1-10.0.0.1:5-5", V4), "10.0.0.1:5");
         assert_eq!(round_trip("[2001:db8::7]:4000", V6), "[2001:db8::7]:4000");
         assert_eq!(round_trip("[2001:0db8:0::7]", V6), "2001:db8::7");
         assert_eq!(round_trip("2001:db8::7", V6), "2001:db8::7");
-        assert_eq!(round_trip("2001:db8::7-2001:db8::9", V6), "2001:db8::7-2001:db8::9");
+        assert_eq!(
+            round_trip("2001:db8::7-2001:db8::9", V6),
+            "2001:db8::7-2001:db8::9"
+        );
         assert_eq!(
             round_trip("[2001:db8::7-2001:db8::9]:1-2", V6),
             "[2001:db8::7]-[2001:db8::9]:1-2"
         );
-        assert_eq!(round_trip("[::ffff:192.0.2.1]:53", V6), "[::ffff:192.0.2.1]:53");
+        assert_eq!(
+            round_trip("[::ffff:192.0.2.1]:53", V6),
+            "[::ffff:192.0.2.1]:53"
+        );
         assert_eq!(round_trip("[::]:1", V6), "[::]:1");
         assert_eq!(round_trip("0.0.0.0:65535", V4), "0.0.0.0:65535");
     }

@@ -17,8 +17,16 @@ pub const ABI_VERSION: u32 = 1;
 pub const F_MAP_ADDR: u16 = 1 << 0;
 /// Rewrite the source port (`--to-source ...:PORT` or `--to-ports`).
 pub const F_MAP_PORT: u16 = 1 << 1;
+/// The address is a prefix (`min_addr`/`prefix_len`): the network bits are written,
+/// the host bits of the packet's address are kept (one-to-one, as NETMAP does).
+pub const F_PREFIX: u16 = 1 << 2;
 /// All flags this revision knows.
-pub const F_MASK: u16 = F_MAP_ADDR | F_MAP_PORT;
+pub const F_MASK: u16 = F_MAP_ADDR | F_MAP_PORT | F_PREFIX;
+
+/// Protocols whose packets have a port (or, for ICMP echo, an identifier) to rewrite.
+pub const PORT_PROTOCOLS: &[u8] = &[1, 6, 17, 33, 58, 132, 136];
+/// Default seed of the flow hash (`--random-seed` changes it).
+pub const DEFAULT_SEED: u32 = 0;
 
 /// `NFPROTO_IPV4`.
 pub const NFPROTO_IPV4: u8 = 2;
@@ -39,15 +47,16 @@ pub struct SsnatInfo {
     pub flags: u16,
     /// `NFPROTO_IPV4` or `NFPROTO_IPV6`: the family the addresses belong to.
     pub family: u8,
-    /// Reserved for prefix mappings; zero in revision 0.
+    /// Prefix length when `F_PREFIX` is set (1-32 for IPv4, 1-128 for IPv6), else 0.
     pub prefix_len: u8,
     /// Lowest source port to write (host byte order).
     pub min_port: u16,
     /// Highest source port to write (host byte order); equal to `min_port` for one port.
     pub max_port: u16,
-    /// Lowest source address to write.
+    /// Lowest source address to write; with `F_PREFIX`, the prefix (host bits zero).
     pub min_addr: [u8; 16],
-    /// Highest source address to write; equal to `min_addr` for one address.
+    /// Highest source address to write; equal to `min_addr` for one address; with
+    /// `F_PREFIX`, the last address of the prefix.
     pub max_addr: [u8; 16],
     /// Seed of the flow hash that picks inside a range.
     pub seed: u32,
@@ -81,7 +90,7 @@ const _: () = {
     assert!(size_of::<SsnatInfo>() == 88);
     assert!(align_of::<SsnatInfo>() == 8);
     // XT_ALIGN() rounds to 8 on every 64-bit architecture: no tail to pad.
-    assert!(size_of::<SsnatInfo>() % 8 == 0);
+    assert!(size_of::<SsnatInfo>().is_multiple_of(8));
 };
 
 /// Why a [`SsnatInfo`] is refused. [`core::fmt::Display`] gives the message both the
@@ -98,23 +107,39 @@ pub enum InfoError {
     BadAddrRange,
     /// The port range is reversed, or a port is given as 0.
     BadPortRange,
-    /// Ranges, prefixes and profiles are not supported by this revision yet.
-    Unsupported,
+    /// An IPv6 address range wider than one /64.
+    WideRange,
+    /// A prefix length out of range, host bits set in the prefix, or a prefix with a
+    /// last address that does not match.
+    BadPrefix,
+    /// A port mapping on a rule that does not name a protocol with ports.
+    PortNeedsProtocol,
     /// Reserved fields are not zero.
     Reserved,
 }
 
-impl core::fmt::Display for InfoError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(match self {
+impl InfoError {
+    /// The message, as the extension and the kernel print it after "SSNAT: ".
+    pub fn message(self) -> &'static str {
+        match self {
             InfoError::UnknownFlags => "unknown flags (extension newer than module?)",
             InfoError::NothingToDo => "no address or port to translate to",
             InfoError::BadFamily => "address family does not match the rule's family",
             InfoError::BadAddrRange => "bad address range: first address above the last",
             InfoError::BadPortRange => "bad port range: ports are 1-65535, first not above last",
-            InfoError::Unsupported => "address and port ranges are not supported yet",
+            InfoError::WideRange => "IPv6 address range wider than a /64",
+            InfoError::BadPrefix => "bad prefix: length 1-32 (IPv4) or 1-128 (IPv6), no host bits set",
+            InfoError::PortNeedsProtocol => {
+                "a port needs -p tcp, udp, udplite, dccp, sctp, icmp or ipv6-icmp"
+            }
             InfoError::Reserved => "reserved fields are not zero",
-        })
+        }
+    }
+}
+
+impl core::fmt::Display for InfoError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.message())
     }
 }
 
@@ -146,8 +171,9 @@ impl SsnatInfo {
     }
 
     /// Checks everything userspace controls. `rule_family` is the family of the table the
-    /// rule is in (`NFPROTO_IPV4` or `NFPROTO_IPV6`). `kernel_private` is not looked at.
-    pub fn validate(&self, rule_family: u8) -> Result<(), InfoError> {
+    /// rule is in (`NFPROTO_IPV4` or `NFPROTO_IPV6`); `rule_proto` the protocol the rule
+    /// matches (`-p`), 0 for any or an inverted match. `kernel_private` is not looked at.
+    pub fn validate(&self, rule_family: u8, rule_proto: u8) -> Result<(), InfoError> {
         if self.flags & !F_MASK != 0 {
             return Err(InfoError::UnknownFlags);
         }
@@ -159,33 +185,66 @@ impl SsnatInfo {
         {
             return Err(InfoError::BadFamily);
         }
-        if self.reserved != 0 || self.prefix_len != 0 || self.profile[0] != 0 {
+        if self.reserved != 0 || self.profile[0] != 0 {
             return Err(InfoError::Reserved);
         }
+        let n = self.addr_len();
         if self.flags & F_MAP_ADDR != 0 {
-            let n = self.addr_len();
-            if self.min_addr[n..].iter().chain(&self.max_addr[n..]).any(|&b| b != 0)
-                || self.min_addr > self.max_addr
-            {
+            if self.min_addr[n..].iter().chain(&self.max_addr[n..]).any(|&b| b != 0) {
                 return Err(InfoError::BadAddrRange);
             }
-            if self.min_addr != self.max_addr {
-                return Err(InfoError::Unsupported);
+            if self.flags & F_PREFIX != 0 {
+                let len = usize::from(self.prefix_len);
+                if len == 0 || len > n * 8 {
+                    return Err(InfoError::BadPrefix);
+                }
+                for i in 0..n {
+                    let host = host_mask_byte(len, i);
+                    if self.min_addr[i] & host != 0 || self.max_addr[i] != self.min_addr[i] | host {
+                        return Err(InfoError::BadPrefix);
+                    }
+                }
+            } else {
+                if self.prefix_len != 0 {
+                    return Err(InfoError::BadPrefix);
+                }
+                if self.min_addr > self.max_addr {
+                    return Err(InfoError::BadAddrRange);
+                }
+                if n == 16 && self.min_addr[..8] != self.max_addr[..8] {
+                    return Err(InfoError::WideRange);
+                }
             }
-        } else if self.min_addr != [0; 16] || self.max_addr != [0; 16] {
+        } else if self.min_addr != [0; 16]
+            || self.max_addr != [0; 16]
+            || self.prefix_len != 0
+            || self.flags & F_PREFIX != 0
+        {
             return Err(InfoError::BadAddrRange);
         }
         if self.flags & F_MAP_PORT != 0 {
             if self.min_port == 0 || self.min_port > self.max_port {
                 return Err(InfoError::BadPortRange);
             }
-            if self.min_port != self.max_port {
-                return Err(InfoError::Unsupported);
+            if !PORT_PROTOCOLS.contains(&rule_proto) {
+                return Err(InfoError::PortNeedsProtocol);
             }
         } else if self.min_port != 0 || self.max_port != 0 {
             return Err(InfoError::BadPortRange);
         }
         Ok(())
+    }
+}
+
+/// The bits of byte `i` of an address that lie past a prefix of `len` bits.
+pub fn host_mask_byte(len: usize, i: usize) -> u8 {
+    let start = i * 8;
+    if len <= start {
+        0xff
+    } else if len >= start + 8 {
+        0
+    } else {
+        0xff >> (len - start)
     }
 }
 
@@ -216,30 +275,66 @@ mod tests {
 
     #[test]
     fn accepts_address_and_port() {
-        assert_eq!(v4([198, 51, 100, 7], Some(4000)).validate(NFPROTO_IPV4), Ok(()));
-        assert_eq!(v4([198, 51, 100, 7], None).validate(NFPROTO_IPV4), Ok(()));
+        assert_eq!(v4([198, 51, 100, 7], Some(4000)).validate(NFPROTO_IPV4, 17), Ok(()));
+        assert_eq!(v4([198, 51, 100, 7], None).validate(NFPROTO_IPV4, 0), Ok(()));
+        let mut i = v4([1, 2, 3, 4], None);
+        i.max_addr[3] = 9;
+        assert_eq!(i.validate(NFPROTO_IPV4, 0), Ok(()));
+    }
+
+    #[test]
+    fn prefixes() {
+        let mut i = v4([10, 1, 0, 0], None);
+        i.flags |= F_PREFIX;
+        i.prefix_len = 16;
+        i.max_addr[..4].copy_from_slice(&[10, 1, 255, 255]);
+        assert_eq!(i.validate(NFPROTO_IPV4, 0), Ok(()));
+        let mut j = i;
+        j.min_addr[2] = 1; // host bit set
+        assert_eq!(j.validate(NFPROTO_IPV4, 0), Err(InfoError::BadPrefix));
+        let mut j = i;
+        j.prefix_len = 33;
+        assert_eq!(j.validate(NFPROTO_IPV4, 0), Err(InfoError::BadPrefix));
+        assert_eq!(host_mask_byte(20, 2), 0x0f);
+        assert_eq!(host_mask_byte(20, 1), 0);
+        assert_eq!(host_mask_byte(20, 3), 0xff);
+    }
+
+    #[test]
+    fn ipv6_ranges_stay_within_a_64() {
+        let mut i = SsnatInfo::zeroed();
+        i.family = NFPROTO_IPV6;
+        i.flags = F_MAP_ADDR;
+        i.min_addr = [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+        i.max_addr = i.min_addr;
+        i.max_addr[15] = 0xff;
+        assert_eq!(i.validate(NFPROTO_IPV6, 0), Ok(()));
+        i.max_addr[7] = 1;
+        assert_eq!(i.validate(NFPROTO_IPV6, 0), Err(InfoError::WideRange));
     }
 
     #[test]
     fn refuses_bad_input() {
-        assert_eq!(v4([1, 2, 3, 4], None).validate(NFPROTO_IPV6), Err(InfoError::BadFamily));
+        assert_eq!(v4([1, 2, 3, 4], None).validate(NFPROTO_IPV6, 0), Err(InfoError::BadFamily));
+        assert_eq!(v4([1, 2, 3, 4], Some(5)).validate(NFPROTO_IPV4, 0), Err(InfoError::PortNeedsProtocol));
+        assert_eq!(v4([1, 2, 3, 4], Some(5)).validate(NFPROTO_IPV4, 47), Err(InfoError::PortNeedsProtocol));
         let mut i = v4([1, 2, 3, 4], Some(1));
         i.flags |= 0x8000;
-        assert_eq!(i.validate(NFPROTO_IPV4), Err(InfoError::UnknownFlags));
+        assert_eq!(i.validate(NFPROTO_IPV4, 17), Err(InfoError::UnknownFlags));
         let mut i = v4([1, 2, 3, 4], Some(1));
         i.min_port = 0;
-        assert_eq!(i.validate(NFPROTO_IPV4), Err(InfoError::BadPortRange));
+        assert_eq!(i.validate(NFPROTO_IPV4, 17), Err(InfoError::BadPortRange));
         let mut i = v4([1, 2, 3, 4], Some(10));
         i.max_port = 9;
-        assert_eq!(i.validate(NFPROTO_IPV4), Err(InfoError::BadPortRange));
+        assert_eq!(i.validate(NFPROTO_IPV4, 17), Err(InfoError::BadPortRange));
         let mut i = v4([1, 2, 3, 4], None);
         i.min_addr[5] = 1;
-        assert_eq!(i.validate(NFPROTO_IPV4), Err(InfoError::BadAddrRange));
+        assert_eq!(i.validate(NFPROTO_IPV4, 17), Err(InfoError::BadAddrRange));
         let mut i = SsnatInfo::zeroed();
         i.family = NFPROTO_IPV4;
-        assert_eq!(i.validate(NFPROTO_IPV4), Err(InfoError::NothingToDo));
-        let mut i = v4([1, 2, 3, 4], None);
-        i.max_addr[3] = 9;
-        assert_eq!(i.validate(NFPROTO_IPV4), Err(InfoError::Unsupported));
+        assert_eq!(i.validate(NFPROTO_IPV4, 17), Err(InfoError::NothingToDo));
+        let mut i = v4([1, 2, 3, 9], None);
+        i.max_addr[3] = 4;
+        assert_eq!(i.validate(NFPROTO_IPV4, 0), Err(InfoError::BadAddrRange));
     }
 }

@@ -22,7 +22,7 @@ Environment:
 /// conntrack. The rules themselves are managed with iptables (-j SSNAT); ssnatctl reports
 /// on the kernel module and the rules that use it.
 #[derive(Debug, Parser)]
-#[command(name = "ssnatctl", version, after_help = AFTER_HELP, propagate_version = true)]
+#[command(name = "ssnatctl", version, after_help = AFTER_HELP)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -30,7 +30,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Show the versions of ssnatctl, the ABI and the loaded module.
+    /// Show the versions of ssnatctl, the ABI and the loaded module
     ///
     /// Warns when the module's version differs from ssnatctl's.
     ///
@@ -41,12 +41,12 @@ pub enum Command {
     /// JSON (--json), one object:
     ///   {"schema":1, "ssnatctl":STR, "abi":INT,
     ///    "target":{"name":"SSNAT","revision":INT},
-    ///    "module":MODULE, "kernel":STR, "warnings":[STR]}
+    ///    "module":MODULE, "kernel":STR, "warnings":[STR, ...]}
     /// with MODULE as in `ssnatctl status --help`.
     #[command(verbatim_doc_comment)]
     Version(ReadOpts),
 
-    /// Show the module's state, the target's registration and the rules that use it.
+    /// Show the module's state, the target's registration and the rules that use it
     ///
     /// Text, one fact per line:
     ///   module xt_SSNAT STATE [version V] [refcnt N]  (or "module xt_SSNAT not loaded")
@@ -58,7 +58,8 @@ pub enum Command {
     /// "unknown": the kernel has no ip{,6}_tables_targets file (legacy tables not loaded).
     /// Rules come from iptables-legacy-save, ip6tables-legacy-save, iptables-nft-save and
     /// ip6tables-nft-save (iptables-save, ip6tables-save where those are missing); a
-    /// command that is missing or fails gives a note, not an error.
+    /// command that is missing or fails gives a note, not an error. Warns (on stderr)
+    /// when the module's version differs from ssnatctl's.
     ///
     /// JSON (--json), one object:
     ///   {"schema":1,
@@ -67,7 +68,7 @@ pub enum Command {
     ///    "target":{"name":"SSNAT", "ipv4":BOOL|null, "ipv6":BOOL|null},
     ///    "rules":[{"backend":"legacy"|"nft", "family":"ipv4"|"ipv6", "table":STR,
     ///              "chain":STR, "rule":STR}],
-    ///    "notes":[STR], "warnings":[STR]}
+    ///    "notes":[STR, ...], "warnings":[STR, ...]}
     #[command(verbatim_doc_comment)]
     Status(ReadOpts),
 }
@@ -107,7 +108,11 @@ mod tests {
 
     #[test]
     fn rejects_unknown_and_missing_commands_as_usage_errors() {
-        for args in [&["ssnatctl", "bogus"][..], &["ssnatctl"][..], &["ssnatctl", "status", "-x"][..]] {
+        for args in [
+            &["ssnatctl", "bogus"][..],
+            &["ssnatctl"][..],
+            &["ssnatctl", "status", "-x"][..],
+        ] {
             let e = Cli::try_parse_from(args).expect_err("must not parse");
             assert_eq!(e.exit_code(), 2, "{args:?}");
         }

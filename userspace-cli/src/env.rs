@@ -57,14 +57,19 @@ impl Env {
 
     /// The first executable file called `name` in [`Env::save_dirs`].
     pub fn find_tool(&self, name: &str) -> Option<PathBuf> {
-        self.save_dirs.iter().map(|d| d.join(name)).find(|p| is_executable(p))
+        self.save_dirs
+            .iter()
+            .map(|d| d.join(name))
+            .find(|p| is_executable(p))
     }
 }
 
 /// The absolute directories of a `PATH`-like list. Empty and relative entries are dropped:
 /// a tool run as root must not pick commands up from the current directory.
 fn absolute_dirs(list: &std::ffi::OsStr) -> Vec<PathBuf> {
-    std::env::split_paths(list).filter(|p| p.is_absolute()).collect()
+    std::env::split_paths(list)
+        .filter(|p| p.is_absolute())
+        .collect()
 }
 
 fn is_executable(path: &Path) -> bool {
@@ -80,8 +85,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn env_of(vars: &[(&str, &str)]) -> Env {
-        let map: HashMap<String, OsString> =
-            vars.iter().map(|(k, v)| (k.to_string(), OsString::from(v))).collect();
+        let map: HashMap<String, OsString> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), OsString::from(v)))
+            .collect();
         Env::from_vars(|k| map.get(k).cloned())
     }
 
@@ -90,8 +97,9 @@ mod tests {
         let e = env_of(&[("PATH", "/usr/bin:/bin")]);
         assert_eq!(e.sysfs, Path::new("/sys"));
         assert_eq!(e.proc_root, Path::new("/proc"));
-        let want: Vec<PathBuf> =
-            ["/usr/bin", "/bin", "/usr/local/sbin", "/usr/sbin", "/sbin"].map(PathBuf::from).into();
+        let want: Vec<PathBuf> = ["/usr/bin", "/bin", "/usr/local/sbin", "/usr/sbin", "/sbin"]
+            .map(PathBuf::from)
+            .into();
         assert_eq!(e.save_dirs, want);
     }
 
@@ -105,14 +113,18 @@ mod tests {
         ]);
         assert_eq!(e.sysfs, Path::new("/tmp/fake/sys"));
         assert_eq!(e.proc_root, Path::new("/proc"));
-        assert_eq!(e.save_dirs, vec![PathBuf::from("/opt/x"), PathBuf::from("/opt/y")]);
+        assert_eq!(
+            e.save_dirs,
+            vec![PathBuf::from("/opt/x"), PathBuf::from("/opt/y")]
+        );
     }
 
     #[test]
     fn sbin_dirs_are_not_repeated_and_relative_path_entries_dropped() {
         let e = env_of(&[("PATH", ".:/usr/sbin:bin:/usr/bin")]);
-        let want: Vec<PathBuf> =
-            ["/usr/sbin", "/usr/bin", "/usr/local/sbin", "/sbin"].map(PathBuf::from).into();
+        let want: Vec<PathBuf> = ["/usr/sbin", "/usr/bin", "/usr/local/sbin", "/sbin"]
+            .map(PathBuf::from)
+            .into();
         assert_eq!(e.save_dirs, want);
         assert_eq!(env_of(&[]).save_dirs.len(), 3);
     }
@@ -126,7 +138,11 @@ mod tests {
         std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).expect("chmod");
         std::fs::write(dir.path().join("iptables-legacy-save"), "").expect("write");
         std::fs::create_dir(dir.path().join("ip6tables-nft-save")).expect("mkdir");
-        let e = Env { sysfs: "/".into(), proc_root: "/".into(), save_dirs: vec![dir.path().into()] };
+        let e = Env {
+            sysfs: "/".into(),
+            proc_root: "/".into(),
+            save_dirs: vec![dir.path().into()],
+        };
         assert_eq!(e.find_tool("iptables-nft-save"), Some(exe));
         assert_eq!(e.find_tool("iptables-legacy-save"), None);
         assert_eq!(e.find_tool("ip6tables-nft-save"), None);

@@ -24,7 +24,10 @@ pub enum Error {
     /// A system file was read but its content makes no sense.
     Parse { path: PathBuf, what: String },
     /// A system call failed.
-    Sys { call: &'static str, errno: nix::errno::Errno },
+    Sys {
+        call: &'static str,
+        errno: nix::errno::Errno,
+    },
     /// The report could not be written (stdout closed, disk full...).
     Output(io::Error),
 }
@@ -88,9 +91,15 @@ mod tests {
     #[test]
     fn exit_codes() {
         assert_eq!(Error::NotLoaded.exit_code(), 3);
-        let e = Error::Parse { path: "/sys/module/xt_SSNAT/refcnt".into(), what: "x".into() };
+        let e = Error::Parse {
+            path: "/sys/module/xt_SSNAT/refcnt".into(),
+            what: "x".into(),
+        };
         assert_eq!(e.exit_code(), 1);
-        assert_eq!(Error::Output(io::ErrorKind::BrokenPipe.into()).exit_code(), 1);
+        assert_eq!(
+            Error::Output(io::ErrorKind::BrokenPipe.into()).exit_code(),
+            1
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! The binary (`src/main.rs`) only parses the command line and maps the outcome to an exit
 //! code; everything else is here so it can be tested without a kernel:
 //!
-//! - [`env`]: where to look (sysfs and proc roots, directories of the iptables tools);
+//! - [`env`](mod@env): where to look (sysfs and proc roots, directories of the iptables tools);
 //! - [`module`]: what `/sys/module/xt_SSNAT` says about the loaded module;
 //! - [`xtables`]: whether `SSNAT` is registered in `/proc/net/ip{,6}_tables_targets`;
 //! - [`rules`]: which rules use `-j SSNAT`, from the `ip{,6}tables-*-save` commands;

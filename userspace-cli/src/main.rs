@@ -13,7 +13,12 @@ fn main() -> ExitCode {
     // Usage errors: clap prints them and exits with 2; --help and --version exit with 0.
     let cli = Cli::parse();
     let env = Env::from_process();
-    let result = ssnatctl::run(&cli, &env, &mut io::stdout().lock(), &mut io::stderr().lock());
+    let result = ssnatctl::run(
+        &cli,
+        &env,
+        &mut io::stdout().lock(),
+        &mut io::stderr().lock(),
+    );
     match result {
         Ok(()) => ExitCode::SUCCESS,
         // `ssnatctl status | head -1`: the reader has what it wanted.

@@ -35,7 +35,13 @@ pub struct ModuleState {
 impl ModuleState {
     /// The state of a module that is not loaded.
     pub fn not_loaded() -> ModuleState {
-        ModuleState { name: MODULE_NAME, loaded: false, initstate: None, version: None, refcnt: None }
+        ModuleState {
+            name: MODULE_NAME,
+            loaded: false,
+            initstate: None,
+            version: None,
+            refcnt: None,
+        }
     }
 
     /// Reads `<sysfs>/module/xt_SSNAT`. A missing directory or file is a fact (not loaded,
@@ -50,9 +56,10 @@ impl ModuleState {
         }
         let refcnt_path = dir.join("refcnt");
         let refcnt = match read_attr(&refcnt_path)? {
-            Some(text) => Some(
-                parse_refcnt(&text).map_err(|what| Error::Parse { path: refcnt_path, what })?,
-            ),
+            Some(text) => Some(parse_refcnt(&text).map_err(|what| Error::Parse {
+                path: refcnt_path,
+                what,
+            })?),
             None => None,
         };
         Ok(ModuleState {
@@ -81,10 +88,14 @@ pub fn read_attr(path: &Path) -> Result<Option<String>, Error> {
     match std::fs::read_to_string(path) {
         Ok(text) => Ok(Some(text.trim().to_string())),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) if e.kind() == io::ErrorKind::InvalidData => {
-            Err(Error::Parse { path: path.into(), what: "not UTF-8 text".into() })
-        }
-        Err(source) => Err(Error::Read { path: path.into(), source }),
+        Err(e) if e.kind() == io::ErrorKind::InvalidData => Err(Error::Parse {
+            path: path.into(),
+            what: "not UTF-8 text".into(),
+        }),
+        Err(source) => Err(Error::Read {
+            path: path.into(),
+            source,
+        }),
     }
 }
 
@@ -115,21 +126,30 @@ mod tests {
         assert_eq!(parse_refcnt("17"), Ok(17));
         assert!(parse_refcnt("").is_err());
         assert!(parse_refcnt("-1\n").is_err());
-        assert_eq!(parse_refcnt("two\n"), Err("bad reference count \"two\"".to_string()));
+        assert_eq!(
+            parse_refcnt("two\n"),
+            Err("bad reference count \"two\"".to_string())
+        );
     }
 
     #[test]
     fn not_loaded_when_the_directory_is_missing() {
         let root = tempfile::tempdir().expect("tempdir");
-        assert_eq!(ModuleState::read(root.path()).expect("read"), ModuleState::not_loaded());
+        assert_eq!(
+            ModuleState::read(root.path()).expect("read"),
+            ModuleState::not_loaded()
+        );
         let missing_root = root.path().join("nonexistent");
         assert!(!ModuleState::read(&missing_root).expect("read").loaded);
     }
 
     #[test]
     fn reads_a_live_module() {
-        let root =
-            fake_module(&[("version", "0.1.0\n"), ("refcnt", "2\n"), ("initstate", "live\n")]);
+        let root = fake_module(&[
+            ("version", "0.1.0\n"),
+            ("refcnt", "2\n"),
+            ("initstate", "live\n"),
+        ]);
         let m = ModuleState::read(root.path()).expect("read");
         assert_eq!(
             m,
@@ -160,7 +180,10 @@ mod tests {
         let e = ModuleState::read(root.path()).expect_err("must fail");
         assert_eq!(e.exit_code(), 1);
         let msg = e.to_string();
-        assert!(msg.ends_with("/module/xt_SSNAT/refcnt: bad reference count \"lots\""), "{msg}");
+        assert!(
+            msg.ends_with("/module/xt_SSNAT/refcnt: bad reference count \"lots\""),
+            "{msg}"
+        );
     }
 
     #[test]

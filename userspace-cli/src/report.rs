@@ -32,13 +32,13 @@
 //! save command printed it. `notes` tell what could not be listed (a save command missing
 //! or failing) and oddities; `warnings` are also printed to stderr.
 
-use std::io::Write;
+use std::io::{ErrorKind, Write};
 
 use serde::Serialize;
 use ssnat_core::abi;
 
 use crate::env::Env;
-use crate::error::Error;
+use crate::error::{io_desc, Error};
 use crate::module::ModuleState;
 use crate::rules::{self, Family, Listing, Rule};
 use crate::xtables;
@@ -71,8 +71,14 @@ impl Version {
     /// Reads the module's state and the kernel release.
     pub fn gather(env: &Env) -> Result<Version, Error> {
         let module = ModuleState::read(&env.sysfs)?;
-        let uts = nix::sys::utsname::uname().map_err(|errno| Error::Sys { call: "uname", errno })?;
-        Ok(Version::new(module, uts.release().to_string_lossy().into_owned()))
+        let uts = nix::sys::utsname::uname().map_err(|errno| Error::Sys {
+            call: "uname",
+            errno,
+        })?;
+        Ok(Version::new(
+            module,
+            uts.release().to_string_lossy().into_owned(),
+        ))
     }
 
     /// The report for these facts.
@@ -82,7 +88,10 @@ impl Version {
             schema: SCHEMA,
             ssnatctl: VERSION,
             abi: abi::ABI_VERSION,
-            target: TargetAbi { name: abi::TARGET_NAME, revision: abi::TARGET_REVISION },
+            target: TargetAbi {
+                name: abi::TARGET_NAME,
+                revision: abi::TARGET_REVISION,
+            },
             module,
             kernel,
             warnings,
@@ -133,18 +142,42 @@ impl Status {
     /// Reads sysfs and proc and runs the save commands.
     pub fn gather(env: &Env) -> Result<Status, Error> {
         let module = ModuleState::read(&env.sysfs)?;
+        // The target lists are root-only (0440): unreadable is "unknown", with a note.
+        let mut notes = Vec::new();
+        let mut registered =
+            |family| match xtables::registered(&env.proc_root, family, abi::TARGET_NAME) {
+                Err(Error::Read { path, source })
+                    if source.kind() == ErrorKind::PermissionDenied =>
+                {
+                    notes.push(format!("{}: {}", path.display(), io_desc(&source)));
+                    Ok(None)
+                }
+                r => r,
+            };
         let target = TargetState {
             name: abi::TARGET_NAME,
-            ipv4: xtables::registered(&env.proc_root, Family::Ipv4, abi::TARGET_NAME)?,
-            ipv6: xtables::registered(&env.proc_root, Family::Ipv6, abi::TARGET_NAME)?,
+            ipv4: registered(Family::Ipv4)?,
+            ipv6: registered(Family::Ipv6)?,
         };
-        let is_root = nix::unistd::geteuid().is_root();
-        Ok(Status::new(module, target, rules::collect(env, abi::TARGET_NAME, is_root)))
+        let denied = !notes.is_empty();
+        let mut listing = rules::collect(env, abi::TARGET_NAME);
+        notes.append(&mut listing.notes);
+        let uid = nix::unistd::geteuid();
+        if !uid.is_root() && (denied || listing.failed) {
+            notes.push(format!("not root (uid {uid}): the above may need root"));
+        }
+        listing.notes = notes;
+        Ok(Status::new(module, target, listing))
     }
 
     /// The report for these facts, with the notes and warnings they call for.
     pub fn new(module: ModuleState, target: TargetState, listing: Listing) -> Status {
-        let Listing { rules, mut notes, complete } = listing;
+        let Listing {
+            rules,
+            mut notes,
+            complete,
+            ..
+        } = listing;
         if !module.loaded && (target.ipv4 == Some(true) || target.ipv6 == Some(true)) {
             notes.push(format!(
                 "{} registered but no module {} in sysfs (built in?)",
@@ -160,7 +193,14 @@ impl Status {
             }
         }
         let warnings = version_warning(&module).into_iter().collect();
-        Status { schema: SCHEMA, module, target, rules, notes, warnings }
+        Status {
+            schema: SCHEMA,
+            module,
+            target,
+            rules,
+            notes,
+            warnings,
+        }
     }
 
     /// The text form: `module`, `target` and `rules` lines, then one `rule` line per rule
@@ -209,8 +249,14 @@ impl Status {
 
 /// The warning when the loaded module is not the version of this ssnatctl.
 fn version_warning(module: &ModuleState) -> Option<String> {
-    let theirs = module.version.as_deref().filter(|_| module.version_differs(VERSION))?;
-    Some(format!("module {} version {theirs} differs from ssnatctl version {VERSION}", module.name))
+    let theirs = module
+        .version
+        .as_deref()
+        .filter(|_| module.version_differs(VERSION))?;
+    Some(format!(
+        "module {} version {theirs} differs from ssnatctl version {VERSION}",
+        module.name
+    ))
 }
 
 fn write_report(
@@ -245,8 +291,18 @@ mod tests {
     }
 
     fn rule(backend: Backend, family: Family, table: &str, line: &str) -> Rule {
-        let chain = line.split_whitespace().nth(1).unwrap_or_default().to_string();
-        Rule { backend, family, table: table.into(), chain, rule: line.into() }
+        let chain = line
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or_default()
+            .to_string();
+        Rule {
+            backend,
+            family,
+            table: table.into(),
+            chain,
+            rule: line.into(),
+        }
     }
 
     fn json_of(report: &impl Serialize) -> Value {
@@ -279,9 +335,13 @@ mod tests {
         assert!(v.text().contains("\nmodule 9.9.9\n"));
         assert_eq!(
             v.warnings,
-            [format!("module xt_SSNAT version 9.9.9 differs from ssnatctl version {VERSION}")]
+            [format!(
+                "module xt_SSNAT version 9.9.9 differs from ssnatctl version {VERSION}"
+            )]
         );
-        assert!(Version::new(live(VERSION, 0), "x".into()).warnings.is_empty());
+        assert!(Version::new(live(VERSION, 0), "x".into())
+            .warnings
+            .is_empty());
         let mut no_version = live(VERSION, 0);
         no_version.version = None;
         let v = Version::new(no_version, "x".into());
@@ -289,16 +349,35 @@ mod tests {
     }
 
     fn listing(rules: Vec<Rule>, notes: &[&str], complete: bool) -> Listing {
-        Listing { rules, notes: notes.iter().map(|n| n.to_string()).collect(), complete }
+        Listing {
+            rules,
+            notes: notes.iter().map(|n| n.to_string()).collect(),
+            complete,
+            failed: false,
+        }
     }
 
     #[test]
     fn status_of_a_live_module_with_rules() {
         let rules = vec![
-            rule(Backend::Legacy, Family::Ipv4, "raw", "-A PREROUTING -j SSNAT --to-source 192.0.2.1"),
-            rule(Backend::Nft, Family::Ipv6, "raw", "-A OUTPUT -j SSNAT --to-source 2001:db8::1"),
+            rule(
+                Backend::Legacy,
+                Family::Ipv4,
+                "raw",
+                "-A PREROUTING -j SSNAT --to-source 192.0.2.1",
+            ),
+            rule(
+                Backend::Nft,
+                Family::Ipv6,
+                "raw",
+                "-A OUTPUT -j SSNAT --to-source 2001:db8::1",
+            ),
         ];
-        let target = TargetState { name: "SSNAT", ipv4: Some(true), ipv6: None };
+        let target = TargetState {
+            name: "SSNAT",
+            ipv4: Some(true),
+            ipv6: None,
+        };
         let s = Status::new(live(VERSION, 2), target, listing(rules, &[], true));
         assert_eq!(
             s.text(),
@@ -312,7 +391,10 @@ mod tests {
         );
         let j = json_of(&s);
         assert_eq!(j["schema"], 1);
-        assert_eq!(j["target"], json!({"name": "SSNAT", "ipv4": true, "ipv6": null}));
+        assert_eq!(
+            j["target"],
+            json!({"name": "SSNAT", "ipv4": true, "ipv6": null})
+        );
         assert_eq!(
             j["rules"][1],
             json!({"backend": "nft", "family": "ipv6", "table": "raw", "chain": "OUTPUT",
@@ -324,7 +406,11 @@ mod tests {
 
     #[test]
     fn status_not_loaded() {
-        let target = TargetState { name: "SSNAT", ipv4: Some(false), ipv6: Some(false) };
+        let target = TargetState {
+            name: "SSNAT",
+            ipv4: Some(false),
+            ipv6: Some(false),
+        };
         let s = Status::new(
             ModuleState::not_loaded(),
             target,
@@ -341,20 +427,39 @@ mod tests {
     #[test]
     fn status_notes_oddities() {
         // refcnt differs from the rules seen: noted only when the listing is complete.
-        let t = || TargetState { name: "SSNAT", ipv4: Some(true), ipv6: Some(true) };
+        let t = || TargetState {
+            name: "SSNAT",
+            ipv4: Some(true),
+            ipv6: Some(true),
+        };
         let s = Status::new(live(VERSION, 3), t(), listing(vec![], &[], true));
-        assert_eq!(s.notes, ["refcnt 3 but 0 rules listed (rules in other network namespaces?)"]);
-        let s = Status::new(live(VERSION, 3), t(), listing(vec![], &["x: failed"], false));
+        assert_eq!(
+            s.notes,
+            ["refcnt 3 but 0 rules listed (rules in other network namespaces?)"]
+        );
+        let s = Status::new(
+            live(VERSION, 3),
+            t(),
+            listing(vec![], &["x: failed"], false),
+        );
         assert_eq!(s.notes, ["x: failed"]);
         // Registered without a sysfs directory.
         let s = Status::new(ModuleState::not_loaded(), t(), listing(vec![], &[], true));
-        assert_eq!(s.notes, ["SSNAT registered but no module xt_SSNAT in sysfs (built in?)"]);
+        assert_eq!(
+            s.notes,
+            ["SSNAT registered but no module xt_SSNAT in sysfs (built in?)"]
+        );
         // A coming module without refcnt, other version.
         let mut m = live("0.0.1", 0);
         m.initstate = Some("coming".into());
         m.refcnt = None;
         let s = Status::new(m, t(), listing(vec![], &[], true));
-        assert!(s.text().starts_with("module xt_SSNAT coming version 0.0.1\n"), "{}", s.text());
+        assert!(
+            s.text()
+                .starts_with("module xt_SSNAT coming version 0.0.1\n"),
+            "{}",
+            s.text()
+        );
         assert_eq!(s.warnings.len(), 1);
         assert!(s.notes.is_empty());
     }
@@ -367,7 +472,10 @@ mod tests {
         let text = String::from_utf8(out).expect("utf-8");
         assert_eq!(text.matches('\n').count(), 1);
         assert!(text.ends_with("}\n"));
-        assert_eq!(serde_json::from_str::<Value>(&text).expect("json"), json_of(&v));
+        assert_eq!(
+            serde_json::from_str::<Value>(&text).expect("json"),
+            json_of(&v)
+        );
         let mut out = Vec::new();
         v.write(&mut out, false).expect("write");
         assert_eq!(out, v.text().as_bytes());

@@ -47,12 +47,21 @@ mod tests {
     #[test]
     fn reads_both_families_from_a_fake_proc() {
         let root = tempfile::tempdir().expect("tempdir");
-        assert_eq!(registered(root.path(), Family::Ipv4, "SSNAT").expect("read"), None);
+        assert_eq!(
+            registered(root.path(), Family::Ipv4, "SSNAT").expect("read"),
+            None
+        );
         std::fs::create_dir(root.path().join("net")).expect("mkdir");
         std::fs::write(targets_file(root.path(), Family::Ipv4), TARGETS).expect("write");
         std::fs::write(targets_file(root.path(), Family::Ipv6), "DNAT\nSNAT\n").expect("write");
-        assert_eq!(registered(root.path(), Family::Ipv4, "SSNAT").expect("read"), Some(true));
-        assert_eq!(registered(root.path(), Family::Ipv6, "SSNAT").expect("read"), Some(false));
+        assert_eq!(
+            registered(root.path(), Family::Ipv4, "SSNAT").expect("read"),
+            Some(true)
+        );
+        assert_eq!(
+            registered(root.path(), Family::Ipv6, "SSNAT").expect("read"),
+            Some(false)
+        );
         assert!(targets_file(root.path(), Family::Ipv6).ends_with("net/ip6_tables_targets"));
     }
 }
