@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 //! xt_SSNAT: stateless source NAT as an xtables target.
 //!
-//! `-j SSNAT --to-source ADDR[:PORT]` rewrites the source address and/or port of each
-//! packet in place and fixes every checksum, keeping no per-flow state and never
-//! calling into conntrack. The packet logic is the pure `ssnat-core` code (compiled
-//! in below with `#[path]`, and unit-tested on the host with `cargo test`); this file
-//! adapts an sk_buff to it through the safe [`xtables`] abstraction.
+//! `-j SSNAT --to-source ADDR[-ADDR][:PORT[-PORT]]` (or `PREFIX/LEN`, or `--to-ports`)
+//! rewrites the source address and/or port of each packet in place and fixes every
+//! checksum, keeping no per-flow state and never calling into conntrack. The packet
+//! logic is the pure `ssnat-core` code (compiled in below with `#[path]`, and tested on
+//! the host with `cargo test`); this file adapts an sk_buff to it through the safe
+//! [`xtables`] abstraction and contains no `unsafe`.
 
 #![allow(non_snake_case)] // the crate is named after the module, `xt_SSNAT`
 
@@ -13,15 +14,19 @@ use kernel::prelude::*;
 
 #[path = "ssnat-core/src/abi.rs"]
 pub mod abi;
+#[path = "ssnat-core/src/crc32c.rs"]
+pub mod crc32c;
 #[path = "ssnat-core/src/csum.rs"]
 pub mod csum;
+#[path = "ssnat-core/src/hash.rs"]
+pub mod hash;
 #[path = "ssnat-core/src/packet.rs"]
 pub mod packet;
 pub mod xtables;
 
 use abi::SsnatInfo;
-use packet::{L4Csum, Mapping, Skip};
-use xtables::{CheckContext, IpSummed, SkBuff, Verdict};
+use packet::{Family, Mapping, Skip};
+use xtables::{CheckContext, RuleDesc, RuleStats, SkBuff, Verdict};
 
 module! {
     type: SsnatModule,
@@ -34,6 +39,26 @@ module! {
 
 /// The `SSNAT` target.
 struct Ssnat;
+
+/// Per-rule counters, in `/proc/net/xt_SSNAT` order: packets and bytes rewritten,
+/// packets seen already tracked by conntrack, then one per [`Skip`] reason.
+mod counter {
+    pub(crate) const PACKETS: usize = 0;
+    pub(crate) const BYTES: usize = 1;
+    pub(crate) const TRACKED: usize = 2;
+    pub(crate) const SKIP: usize = 3;
+}
+const COUNTERS: [&CStr; 3 + packet::SKIP_REASONS] = [
+    c"packets",
+    c"bytes",
+    c"tracked",
+    c"truncated",
+    c"malformed",
+    c"header-chain",
+    c"no-port",
+    c"unchanged",
+    c"no-memory",
+];
 
 /// Hooks a table may run SSNAT from; the others are refused in checkentry.
 fn allowed_hooks(table: &[u8]) -> Option<u32> {
@@ -55,14 +80,22 @@ impl xtables::Target for Ssnat {
     const NAME: &'static CStr = c"SSNAT";
     const REVISION: u8 = abi::TARGET_REVISION;
     const USER_SIZE: usize = abi::USER_SIZE;
+    const COUNTERS: &'static [&'static CStr] = &COUNTERS;
 
-    fn check(info: &mut SsnatInfo, ctx: &CheckContext<'_>) -> Result {
+    fn private_slot(info: &mut SsnatInfo) -> &mut u64 {
+        &mut info.kernel_private
+    }
+
+    fn private(info: &SsnatInfo) -> &u64 {
+        &info.kernel_private
+    }
+
+    fn check(info: &SsnatInfo, ctx: &CheckContext<'_>) -> Result<RuleStats> {
         if let Err(e) = info.validate(ctx.family, ctx.proto) {
             pr_info!("SSNAT: {}\n", e.message());
             return Err(EINVAL);
         }
-        let table = ctx.table.to_bytes();
-        match allowed_hooks(table) {
+        match allowed_hooks(ctx.table.to_bytes()) {
             None => {
                 pr_info!(
                     "SSNAT: only valid in the raw, mangle and filter tables, not \"{}\"\n",
@@ -72,46 +105,71 @@ impl xtables::Target for Ssnat {
             }
             Some(allowed) if ctx.hook_mask & !allowed != 0 => {
                 pr_info!(
-                    "SSNAT: chain not valid in table \"{}\" (raw: PREROUTING, OUTPUT; filter: INPUT, FORWARD, OUTPUT; mangle: all)\n",
+                    "SSNAT: not valid from this chain of table \"{}\" (raw: PREROUTING, OUTPUT; filter: INPUT, FORWARD, OUTPUT; mangle: all)\n",
                     ctx.table
                 );
                 return Err(EINVAL);
             }
             Some(_) => {}
         }
-        // Nothing per rule to set up yet.
-        info.kernel_private = 0;
-        Ok(())
+        RuleStats::new(
+            ctx.net,
+            &RuleDesc {
+                table: ctx.table,
+                family: ctx.family,
+                flags: info.flags,
+                min_addr: &info.min_addr,
+                max_addr: &info.max_addr,
+                prefix_len: info.prefix_len,
+                min_port: info.min_port,
+                max_port: info.max_port,
+                seed: info.seed,
+            },
+        )
     }
 
-    fn target(skb: &mut SkBuff, info: &SsnatInfo, family: u8, _hooknum: u8) -> Verdict {
+    fn target(skb: &mut SkBuff, info: &SsnatInfo, stats: &RuleStats, _family: u8, _hooknum: u8) -> Verdict {
+        if skb.tracked() {
+            // Conntrack saw this packet first: its entry keeps the old source. SSNAT
+            // still rewrites (it is stateless), and counts it, so users can tell.
+            stats.count(counter::TRACKED, 1);
+        }
+        let len = skb.network_len();
+        match rewrite(skb, info) {
+            Ok(()) => {
+                stats.count(counter::PACKETS, 1);
+                stats.count(counter::BYTES, len as u64);
+            }
+            Err(why) => stats.count(counter::SKIP + why as usize, 1),
+        }
         // Whatever happens, the packet goes on: SSNAT rewrites or leaves it alone.
-        let _ = rewrite(skb, info, family);
         Verdict::Continue
     }
 }
 
 /// Rewrites the packet's source as `info` says, or says why not.
-fn rewrite(skb: &mut SkBuff, info: &SsnatInfo, family: u8) -> core::result::Result<(), Skip> {
-    if family != abi::NFPROTO_IPV4 {
-        // IPv6 comes with the full datapath.
-        return Err(Skip::UnknownProtocol);
-    }
+fn rewrite(skb: &mut SkBuff, info: &SsnatInfo) -> core::result::Result<(), Skip> {
     let map = Mapping::from_info(info);
+    let min = match map.family {
+        Family::V4 => 20,
+        Family::V6 => 40,
+    };
     let pkt_len = skb.network_len();
-    let mut head = [0u8; packet::MAX_PLAN_LEN];
-    let head = &mut head[..pkt_len.min(packet::MAX_PLAN_LEN)];
-    skb.copy_network(head).map_err(|_| Skip::Truncated)?;
-    let plan = packet::plan_ipv4(head, pkt_len, &map)?;
-    let l4csum = match skb.ip_summed() {
-        IpSummed::Partial => L4Csum::Partial,
-        _ => L4Csum::Full,
+    if pkt_len < min {
+        return Err(Skip::Truncated);
+    }
+    let csum_start = skb.csum_start();
+    let plan = {
+        let mut buf = [0u8; packet::MAX_PLAN_LEN];
+        let n = pkt_len.min(packet::MAX_PLAN_LEN);
+        let head = skb.header(&mut buf[..n]).map_err(|_| Skip::Truncated)?;
+        packet::plan(head, pkt_len, &map, csum_start)?
     };
     let done = {
         let bytes = skb
             .writable_network(plan.write_len)
-            .map_err(|_| Skip::Truncated)?;
-        packet::apply_ipv4(bytes, &plan, &map, l4csum)?
+            .map_err(|_| Skip::NoMemory)?;
+        packet::apply(bytes, &plan)?
     };
     skb.csum_adjust(done.l3_delta.folded(), done.l4_delta.folded());
     Ok(())

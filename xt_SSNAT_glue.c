@@ -3,21 +3,28 @@
  * C side of xt_SSNAT: what Rust cannot reach through the kernel crate.
  *
  * The `kernel` crate has no bindings for <linux/netfilter/x_tables.h>, whose
- * `struct xt_target` layout depends on CONFIG_NETFILTER_XTABLES_COMPAT, and no
- * Rust helpers for the inline sk_buff accessors. Rather than patch the kernel
- * (a distribution kernel would not have the patch) or copy struct layouts into
- * Rust (they would silently go stale), this file is compiled by the kernel's
- * own C compiler against the very headers of the tree we build for, and offers
- * Rust a handful of functions with plain C types. The packet logic stays in
- * Rust (xt_SSNAT.rs, xtables.rs and ssnat-core/).
+ * `struct xt_target` layout depends on CONFIG_NETFILTER_XTABLES_COMPAT, no
+ * Rust helpers for the inline sk_buff accessors, and no procfs or per-CPU
+ * abstractions. Rather than patch the kernel (a distribution kernel would not
+ * have the patch) or copy struct layouts into Rust (they would silently go
+ * stale), this file is compiled by the kernel's own C compiler against the
+ * very headers of the tree we build for, and offers Rust a handful of
+ * functions with plain C types (xt_SSNAT_glue.h). The packet logic and the
+ * rule checks stay in Rust (xt_SSNAT.rs, xtables.rs and ssnat-core/).
  */
 #include <linux/module.h>
 #include <linux/skbuff.h>
+#include <linux/percpu.h>
+#include <linux/proc_fs.h>
+#include <linux/seq_file.h>
+#include <linux/mutex.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/x_tables.h>
 #include <linux/netfilter_ipv4/ip_tables.h>
 #include <linux/netfilter_ipv6/ip6_tables.h>
 #include <net/checksum.h>
+#include <net/net_namespace.h>
+#include <net/netfilter/nf_conntrack.h>
 
 #include "xt_SSNAT_glue.h"
 
@@ -26,10 +33,150 @@
 #endif
 MODULE_VERSION(SSNAT_VERSION);
 
+#define SSNAT_MAX_COUNTERS 16
+#define SSNAT_PROC_NAME "xt_SSNAT"
+
 static ssnat_target_fn ssnat_target_cb;
 static ssnat_check_fn ssnat_check_cb;
 static ssnat_destroy_fn ssnat_destroy_cb;
+static const char *const *ssnat_counter_names;
+static unsigned int ssnat_ncounters;
 static bool ssnat_registered;
+
+/* ---- per-rule state ---------------------------------------------------- */
+
+struct ssnat_rule {
+	struct list_head list;
+	possible_net_t net;
+	unsigned int id;
+	char desc[160];
+	u64 __percpu *cnt;
+};
+
+static LIST_HEAD(ssnat_rules);
+static DEFINE_MUTEX(ssnat_rules_lock);
+static unsigned int ssnat_next_id;
+
+struct ssnat_rule *ssnat_rule_new(const struct net *net, u8 family,
+				  const char *table, u16 flags,
+				  const u8 *min_addr, const u8 *max_addr,
+				  u8 prefix_len, u16 min_port, u16 max_port,
+				  u32 seed)
+{
+	struct ssnat_rule *r;
+	int n = 0;
+
+	r = kzalloc(sizeof(*r), GFP_KERNEL);
+	if (!r)
+		return NULL;
+	r->cnt = __alloc_percpu(sizeof(u64) * ssnat_ncounters, sizeof(u64));
+	if (!r->cnt) {
+		kfree(r);
+		return NULL;
+	}
+	write_pnet(&r->net, (struct net *)net);
+
+	/* The rule as iptables -L shows it: table, family, mapping. */
+	n = scnprintf(r->desc, sizeof(r->desc), "%-6s %s ", table,
+		      family == NFPROTO_IPV4 ? "ipv4" : "ipv6");
+	if (flags & 1) {	/* F_MAP_ADDR */
+		if (family == NFPROTO_IPV4)
+			n += scnprintf(r->desc + n, sizeof(r->desc) - n, "%pI4",
+				       min_addr);
+		else
+			n += scnprintf(r->desc + n, sizeof(r->desc) - n, "%pI6c",
+				       min_addr);
+		if (flags & 4)	/* F_PREFIX */
+			n += scnprintf(r->desc + n, sizeof(r->desc) - n, "/%u",
+				       prefix_len);
+		else if (memcmp(min_addr, max_addr, 16))
+			n += scnprintf(r->desc + n, sizeof(r->desc) - n,
+				       family == NFPROTO_IPV4 ? "-%pI4" : "-%pI6c",
+				       max_addr);
+	}
+	if (flags & 2) {	/* F_MAP_PORT */
+		n += scnprintf(r->desc + n, sizeof(r->desc) - n, ":%u", min_port);
+		if (max_port != min_port)
+			n += scnprintf(r->desc + n, sizeof(r->desc) - n, "-%u",
+				       max_port);
+	}
+	if (seed)
+		scnprintf(r->desc + n, sizeof(r->desc) - n, " seed 0x%x", seed);
+
+	mutex_lock(&ssnat_rules_lock);
+	r->id = ++ssnat_next_id;
+	list_add_tail(&r->list, &ssnat_rules);
+	mutex_unlock(&ssnat_rules_lock);
+	return r;
+}
+
+void ssnat_rule_free(struct ssnat_rule *r)
+{
+	if (!r)
+		return;
+	mutex_lock(&ssnat_rules_lock);
+	list_del(&r->list);
+	mutex_unlock(&ssnat_rules_lock);
+	free_percpu(r->cnt);
+	kfree(r);
+}
+
+void ssnat_rule_count(struct ssnat_rule *r, unsigned int idx, u64 n)
+{
+	if (likely(r && idx < ssnat_ncounters))
+		this_cpu_add(r->cnt[idx], n);
+}
+
+/* /proc/net/xt_SSNAT: one line per rule of this namespace. */
+static int ssnat_proc_show(struct seq_file *m, void *v)
+{
+	struct net *net = seq_file_single_net(m);
+	struct ssnat_rule *r;
+	unsigned int i;
+	int cpu;
+
+	seq_puts(m, "rule table  family mapping");
+	for (i = 0; i < ssnat_ncounters; i++)
+		seq_printf(m, " %s", ssnat_counter_names[i]);
+	seq_putc(m, '\n');
+
+	mutex_lock(&ssnat_rules_lock);
+	list_for_each_entry(r, &ssnat_rules, list) {
+		if (!net_eq(read_pnet(&r->net), net))
+			continue;
+		seq_printf(m, "%u %s", r->id, r->desc);
+		for (i = 0; i < ssnat_ncounters; i++) {
+			u64 sum = 0;
+
+			for_each_possible_cpu(cpu)
+				sum += *per_cpu_ptr(&r->cnt[i], cpu);
+			seq_printf(m, " %llu", sum);
+		}
+		seq_putc(m, '\n');
+	}
+	mutex_unlock(&ssnat_rules_lock);
+	return 0;
+}
+
+static int __net_init ssnat_net_init(struct net *net)
+{
+	if (!proc_create_net_single(SSNAT_PROC_NAME, 0440, net->proc_net,
+				    ssnat_proc_show, NULL))
+		return -ENOMEM;
+	return 0;
+}
+
+static void __net_exit ssnat_net_exit(struct net *net)
+{
+	remove_proc_entry(SSNAT_PROC_NAME, net->proc_net);
+}
+
+static struct pernet_operations ssnat_net_ops = {
+	.init = ssnat_net_init,
+	.exit = ssnat_net_exit,
+};
+
+/* ---- the xtables targets ------------------------------------------------ */
 
 static unsigned int ssnat_tg(struct sk_buff *skb,
 			     const struct xt_action_param *par)
@@ -57,7 +204,7 @@ static u8 ssnat_rule_proto(const struct xt_tgchk_param *par)
 
 static int ssnat_tg_check(const struct xt_tgchk_param *par)
 {
-	return ssnat_check_cb(par->targinfo, par->family, par->table,
+	return ssnat_check_cb(par->targinfo, par->net, par->family, par->table,
 			      par->hook_mask, ssnat_rule_proto(par),
 			      par->nft_compat);
 }
@@ -87,11 +234,14 @@ static struct xt_target ssnat_tg_reg[] __read_mostly = {
 /*
  * Registers the target for IPv4 and IPv6. `name` is copied; `targetsize` is the
  * exact size of the info blob (already XT_ALIGNed by the caller), `usersize`
- * how much of it is copied back to userspace.
+ * how much of it is copied back to userspace. `counter_names` must outlive the
+ * registration.
  */
 int ssnat_glue_register(const char *name, u8 revision, unsigned int targetsize,
 			unsigned int usersize, ssnat_target_fn target,
-			ssnat_check_fn check, ssnat_destroy_fn destroy)
+			ssnat_check_fn check, ssnat_destroy_fn destroy,
+			const char *const *counter_names,
+			unsigned int ncounters)
 {
 	unsigned int i;
 	int ret;
@@ -99,12 +249,15 @@ int ssnat_glue_register(const char *name, u8 revision, unsigned int targetsize,
 	if (ssnat_registered)
 		return -EBUSY;
 	if (targetsize != XT_ALIGN(targetsize) || usersize > targetsize ||
-	    strlen(name) >= XT_EXTENSION_MAXNAMELEN)
+	    strlen(name) >= XT_EXTENSION_MAXNAMELEN ||
+	    ncounters > SSNAT_MAX_COUNTERS)
 		return -EINVAL;
 
 	ssnat_target_cb = target;
 	ssnat_check_cb = check;
 	ssnat_destroy_cb = destroy;
+	ssnat_counter_names = counter_names;
+	ssnat_ncounters = ncounters;
 	for (i = 0; i < ARRAY_SIZE(ssnat_tg_reg); i++) {
 		struct xt_target *t = &ssnat_tg_reg[i];
 
@@ -113,10 +266,16 @@ int ssnat_glue_register(const char *name, u8 revision, unsigned int targetsize,
 		t->targetsize = targetsize;
 		t->usersize = usersize;
 	}
+	ret = register_pernet_subsys(&ssnat_net_ops);
+	if (ret)
+		return ret;
 	ret = xt_register_targets(ssnat_tg_reg, ARRAY_SIZE(ssnat_tg_reg));
-	if (ret == 0)
-		ssnat_registered = true;
-	return ret;
+	if (ret) {
+		unregister_pernet_subsys(&ssnat_net_ops);
+		return ret;
+	}
+	ssnat_registered = true;
+	return 0;
 }
 
 void ssnat_glue_unregister(void)
@@ -124,8 +283,11 @@ void ssnat_glue_unregister(void)
 	if (!ssnat_registered)
 		return;
 	xt_unregister_targets(ssnat_tg_reg, ARRAY_SIZE(ssnat_tg_reg));
+	unregister_pernet_subsys(&ssnat_net_ops);
 	ssnat_registered = false;
 }
+
+/* ---- packet access ------------------------------------------------------ */
 
 /* Bytes of the packet from the network header on. */
 unsigned int ssnat_skb_network_len(const struct sk_buff *skb)
@@ -134,13 +296,12 @@ unsigned int ssnat_skb_network_len(const struct sk_buff *skb)
 }
 
 /*
- * Copies `len` bytes starting `offset` bytes after the network header into
- * `buf`, whatever the skb's layout (linear or paged). Returns 0 or -EFAULT.
+ * The first `len` bytes from the network header on: a pointer into the skb
+ * when they are linear, else copied into `buf`; NULL if the packet is shorter.
  */
-int ssnat_skb_copy_network(const struct sk_buff *skb, unsigned int offset,
-			   void *buf, unsigned int len)
+const u8 *ssnat_skb_header(const struct sk_buff *skb, unsigned int len, u8 *buf)
 {
-	return skb_copy_bits(skb, skb_network_offset(skb) + offset, buf, len);
+	return skb_header_pointer(skb, skb_network_offset(skb), len, buf);
 }
 
 /*
@@ -159,10 +320,15 @@ u8 *ssnat_skb_writable_network(struct sk_buff *skb, unsigned int len)
 	return skb_network_header(skb);
 }
 
-/* skb->ip_summed: CHECKSUM_NONE 0, _UNNECESSARY 1, _COMPLETE 2, _PARTIAL 3. */
-u8 ssnat_skb_ip_summed(const struct sk_buff *skb)
+/*
+ * With CHECKSUM_PARTIAL, where the checksum the device finishes starts,
+ * relative to the network header; -1 otherwise.
+ */
+int ssnat_skb_csum_start(const struct sk_buff *skb)
 {
-	return skb->ip_summed;
+	if (skb->ip_summed != CHECKSUM_PARTIAL)
+		return -1;
+	return skb_checksum_start_offset(skb) - skb_network_offset(skb);
 }
 
 /*
@@ -178,4 +344,20 @@ void ssnat_skb_csum_adjust(struct sk_buff *skb, u16 l3, u16 l4)
 	if (skb_network_offset(skb) >= 0)
 		skb->csum = csum_add(skb->csum, (__force __wsum)htons(l3));
 	skb->csum = csum_add(skb->csum, (__force __wsum)htons(l4));
+}
+
+/*
+ * Whether conntrack already tracks this packet. Only reads skb->_nfct: no
+ * call into conntrack, no dependency on its module.
+ */
+bool ssnat_skb_tracked(const struct sk_buff *skb)
+{
+#if IS_ENABLED(CONFIG_NF_CONNTRACK)
+	enum ip_conntrack_info ctinfo;
+	struct nf_conn *ct = nf_ct_get(skb, &ctinfo);
+
+	return ct && !nf_ct_is_template(ct);
+#else
+	return false;
+#endif
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The interface between xt_SSNAT's Rust crate and its C glue (xt_SSNAT_glue.c).
- * Rust declares the same functions in xtables.rs; only plain C types cross.
+ * Rust declares the same functions in xtables.rs; only plain C types cross, and
+ * C structures stay opaque to Rust.
  */
 #ifndef _XT_SSNAT_GLUE_H
 #define _XT_SSNAT_GLUE_H
@@ -9,23 +10,40 @@
 #include <linux/types.h>
 
 struct sk_buff;
+struct net;
+struct ssnat_rule;
 
+/* Callbacks into Rust. */
 typedef unsigned int (*ssnat_target_fn)(struct sk_buff *skb, const void *info,
 					u8 family, u8 hooknum);
-typedef int (*ssnat_check_fn)(void *info, u8 family, const char *table,
-			      unsigned int hook_mask, u8 proto, bool nft_compat);
+typedef int (*ssnat_check_fn)(void *info, const struct net *net, u8 family,
+			      const char *table, unsigned int hook_mask,
+			      u8 proto, bool nft_compat);
 typedef void (*ssnat_destroy_fn)(void *info, u8 family);
 
+/* Registration of the IPv4 and IPv6 targets; names of the per-rule counters. */
 int ssnat_glue_register(const char *name, u8 revision, unsigned int targetsize,
 			unsigned int usersize, ssnat_target_fn target,
-			ssnat_check_fn check, ssnat_destroy_fn destroy);
+			ssnat_check_fn check, ssnat_destroy_fn destroy,
+			const char *const *counter_names,
+			unsigned int ncounters);
 void ssnat_glue_unregister(void);
 
+/* Packet access, relative to the network header. */
 unsigned int ssnat_skb_network_len(const struct sk_buff *skb);
-int ssnat_skb_copy_network(const struct sk_buff *skb, unsigned int offset,
-			   void *buf, unsigned int len);
+const u8 *ssnat_skb_header(const struct sk_buff *skb, unsigned int len, u8 *buf);
 u8 *ssnat_skb_writable_network(struct sk_buff *skb, unsigned int len);
-u8 ssnat_skb_ip_summed(const struct sk_buff *skb);
+int ssnat_skb_csum_start(const struct sk_buff *skb);
 void ssnat_skb_csum_adjust(struct sk_buff *skb, u16 l3, u16 l4);
+bool ssnat_skb_tracked(const struct sk_buff *skb);
+
+/* Per-rule state: per-CPU counters, listed in /proc/net/xt_SSNAT. */
+struct ssnat_rule *ssnat_rule_new(const struct net *net, u8 family,
+				  const char *table, u16 flags,
+				  const u8 *min_addr, const u8 *max_addr,
+				  u8 prefix_len, u16 min_port, u16 max_port,
+				  u32 seed);
+void ssnat_rule_free(struct ssnat_rule *rule);
+void ssnat_rule_count(struct ssnat_rule *rule, unsigned int idx, u64 n);
 
 #endif

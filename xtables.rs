@@ -2,15 +2,17 @@
 //! A small, safe abstraction over the kernel's xtables target API.
 //!
 //! C reference: `include/linux/netfilter/x_tables.h`. The C side of the module
-//! (`xt_SSNAT_glue.c`) owns the `struct xt_target` registrations and the inline
-//! sk_buff accessors; this file turns them into a [`Target`] trait, a
-//! [`Registration`] guard and an [`SkBuff`] view that can only write bytes it
-//! has made writable. Every `unsafe` of the module lives here.
+//! (`xt_SSNAT_glue.c`, interface in `xt_SSNAT_glue.h`) owns the `struct xt_target`
+//! registrations, the inline sk_buff accessors, per-CPU counters and procfs; this file
+//! turns them into a [`Target`] trait, a [`Registration`] guard, an [`SkBuff`] view that
+//! can only write bytes it has made writable, and [`RuleStats`] per-rule counters.
+//! Every `unsafe` of the module lives here.
 
-use kernel::ffi::{c_char, c_int, c_uint, c_void};
 use core::marker::PhantomData;
+use core::ptr::NonNull;
 use kernel::bindings;
 use kernel::error::to_result;
+use kernel::ffi::{c_char, c_int, c_uint, c_void};
 use kernel::prelude::*;
 
 /// Verdicts a target returns (`include/uapi/linux/netfilter.h`, `x_tables.h`).
@@ -34,8 +36,22 @@ impl Verdict {
     }
 }
 
+/// Opaque `struct net`: the network namespace a rule is added in.
+#[repr(C)]
+pub struct Net {
+    _opaque: [u8; 0],
+}
+
+/// Opaque `struct ssnat_rule` of the C glue.
+#[repr(C)]
+struct RawRule {
+    _opaque: [u8; 0],
+}
+
 /// Where a rule using the target is being added (`struct xt_tgchk_param`).
 pub struct CheckContext<'a> {
+    /// The network namespace of the rule.
+    pub net: &'a Net,
     /// `NFPROTO_IPV4` or `NFPROTO_IPV6`.
     pub family: u8,
     /// Name of the table (with nft_compat, the nftables table's name).
@@ -52,8 +68,7 @@ pub struct CheckContext<'a> {
 /// An xtables target implemented in Rust.
 pub trait Target: 'static {
     /// The target-info blob userspace sends with each rule. Its size must be a
-    /// multiple of 8 (`XT_ALIGN`) and it must be valid for any bit pattern the kernel
-    /// hands over after [`Target::check`] accepted it.
+    /// multiple of 8 (`XT_ALIGN`).
     type Info: Copy + 'static;
     /// Name of the target, as in `-j NAME`.
     const NAME: &'static CStr;
@@ -61,16 +76,28 @@ pub trait Target: 'static {
     const REVISION: u8;
     /// Bytes of [`Target::Info`] that are copied back to userspace on a dump.
     const USER_SIZE: usize;
+    /// Names of the per-rule counters (see [`RuleStats`]), as `/proc/net/xt_SSNAT`
+    /// shows them.
+    const COUNTERS: &'static [&'static CStr];
 
-    /// checkentry: accepts or refuses a rule. May write kernel-private fields of `info`.
-    fn check(info: &mut Self::Info, ctx: &CheckContext<'_>) -> Result;
+    /// The kernel-private `u64` of the info blob (beyond [`Target::USER_SIZE`]) where
+    /// the abstraction keeps the rule's [`RuleStats`]. Userspace never sees it; whatever
+    /// it sends there is overwritten in checkentry.
+    fn private_slot(info: &mut Self::Info) -> &mut u64;
 
-    /// destroy: the rule is gone.
-    fn destroy(_info: &mut Self::Info, _family: u8) {}
+    /// The same slot, to read.
+    fn private(info: &Self::Info) -> &u64;
 
-    /// The packet path.
-    fn target(skb: &mut SkBuff, info: &Self::Info, family: u8, hooknum: u8) -> Verdict;
+    /// checkentry: accepts or refuses a rule, and sets up its counters.
+    fn check(info: &Self::Info, ctx: &CheckContext<'_>) -> Result<RuleStats>;
+
+    /// The packet path. `stats` are the counters [`Target::check`] set up for this rule.
+    fn target(skb: &mut SkBuff, info: &Self::Info, stats: &RuleStats, family: u8, hooknum: u8) -> Verdict;
 }
+
+type TargetFn = unsafe extern "C" fn(*mut bindings::sk_buff, *const c_void, u8, u8) -> c_uint;
+type CheckFn = unsafe extern "C" fn(*mut c_void, *const Net, u8, *const c_char, c_uint, u8, bool) -> c_int;
+type DestroyFn = unsafe extern "C" fn(*mut c_void, u8);
 
 extern "C" {
     fn ssnat_glue_register(
@@ -78,21 +105,51 @@ extern "C" {
         revision: u8,
         targetsize: c_uint,
         usersize: c_uint,
-        target: unsafe extern "C" fn(*mut bindings::sk_buff, *const c_void, u8, u8) -> c_uint,
-        check: unsafe extern "C" fn(*mut c_void, u8, *const c_char, c_uint, u8, bool) -> c_int,
-        destroy: unsafe extern "C" fn(*mut c_void, u8),
+        target: TargetFn,
+        check: CheckFn,
+        destroy: DestroyFn,
+        counter_names: *const *const c_char,
+        ncounters: c_uint,
     ) -> c_int;
     fn ssnat_glue_unregister();
     fn ssnat_skb_network_len(skb: *const bindings::sk_buff) -> c_uint;
-    fn ssnat_skb_copy_network(
-        skb: *const bindings::sk_buff,
-        offset: c_uint,
-        buf: *mut c_void,
-        len: c_uint,
-    ) -> c_int;
+    fn ssnat_skb_header(skb: *const bindings::sk_buff, len: c_uint, buf: *mut u8) -> *const u8;
     fn ssnat_skb_writable_network(skb: *mut bindings::sk_buff, len: c_uint) -> *mut u8;
-    fn ssnat_skb_ip_summed(skb: *const bindings::sk_buff) -> u8;
+    fn ssnat_skb_csum_start(skb: *const bindings::sk_buff) -> c_int;
     fn ssnat_skb_csum_adjust(skb: *mut bindings::sk_buff, l3: u16, l4: u16);
+    fn ssnat_skb_tracked(skb: *const bindings::sk_buff) -> bool;
+    fn ssnat_rule_new(
+        net: *const Net,
+        family: u8,
+        table: *const c_char,
+        flags: u16,
+        min_addr: *const u8,
+        max_addr: *const u8,
+        prefix_len: u8,
+        min_port: u16,
+        max_port: u16,
+        seed: u32,
+    ) -> *mut RawRule;
+    fn ssnat_rule_free(rule: *mut RawRule);
+    fn ssnat_rule_count(rule: *mut RawRule, idx: c_uint, n: u64);
+}
+
+/// Most counters a target may have (`SSNAT_MAX_COUNTERS` in the glue).
+const MAX_COUNTERS: usize = 16;
+
+/// The C strings of `T::COUNTERS`, as the glue wants them.
+struct CounterNames<T: Target>(PhantomData<T>);
+
+impl<T: Target> CounterNames<T> {
+    const PTRS: [*const c_char; MAX_COUNTERS] = {
+        let mut ptrs = [core::ptr::null(); MAX_COUNTERS];
+        let mut i = 0;
+        while i < T::COUNTERS.len() && i < MAX_COUNTERS {
+            ptrs[i] = T::COUNTERS[i].as_ptr().cast();
+            i += 1;
+        }
+        ptrs
+    };
 }
 
 /// Registration of a [`Target`] for IPv4 and IPv6; unregisters when dropped.
@@ -108,15 +165,19 @@ impl<T: Target> Registration<T> {
     /// Registers `T`. Only one target can be registered per module.
     pub fn new() -> Result<Self> {
         let size = core::mem::size_of::<T::Info>();
-        if size % 8 != 0 || T::USER_SIZE > size {
+        if size % 8 != 0 || T::USER_SIZE > size || T::COUNTERS.len() > MAX_COUNTERS {
             return Err(EINVAL);
         }
         let size = c_uint::try_from(size).map_err(|_| EINVAL)?;
         let user = c_uint::try_from(T::USER_SIZE).map_err(|_| EINVAL)?;
-        // SAFETY: `T::NAME` is a NUL-terminated string that lives forever; the
-        // callbacks are `extern "C"` functions with the signatures the glue expects, and
-        // they stay valid as long as the module is loaded, which outlives the
-        // registration (it is dropped in the module's exit path).
+        let ncounters = c_uint::try_from(T::COUNTERS.len()).map_err(|_| EINVAL)?;
+        // `PTRS` is a constant; the static below gives its array a fixed address.
+        let names: &'static [*const c_char; MAX_COUNTERS] = &CounterNames::<T>::PTRS;
+        // SAFETY: `T::NAME` and the counter names are NUL-terminated strings that live
+        // forever (`'static`); `names` is promoted to a static; the callbacks are
+        // `extern "C"` functions with the signatures `xt_SSNAT_glue.h` declares, valid as
+        // long as the module is loaded, which outlives the registration (it is dropped in
+        // the module's exit path).
         to_result(unsafe {
             ssnat_glue_register(
                 T::NAME.as_char_ptr(),
@@ -126,6 +187,8 @@ impl<T: Target> Registration<T> {
                 target_callback::<T>,
                 check_callback::<T>,
                 destroy_callback::<T>,
+                names.as_ptr(),
+                ncounters,
             )
         })?;
         // INVARIANT: registration succeeded above.
@@ -135,9 +198,9 @@ impl<T: Target> Registration<T> {
 
 impl<T: Target> Drop for Registration<T> {
     fn drop(&mut self) {
-        // SAFETY: by the type invariant the target is registered; xt_unregister_targets
-        // waits for no packet to be in the callbacks (rules hold a module reference, so
-        // none is left when the module can be unloaded).
+        // SAFETY: by the type invariant the target is registered. No rule is left (each
+        // holds a reference on the module, so exit cannot run while one exists), so no
+        // packet can be in the callbacks.
         unsafe { ssnat_glue_unregister() };
     }
 }
@@ -158,16 +221,23 @@ unsafe extern "C" fn target_callback<T: Target>(
     // SAFETY: per the function's safety contract `info` points to a `T::Info` that is
     // only read while rules are in place.
     let info = unsafe { &*info.cast::<T::Info>() };
-    T::target(skb, info, family, hooknum).to_raw()
+    // SAFETY: checkentry accepted this rule, so its slot holds the `RuleStats` that
+    // `check_callback` stored there, until `destroy_callback`, which cannot run while
+    // packets use the rule.
+    match unsafe { RuleStats::borrow_raw(T::private(info)) } {
+        Some(stats) => T::target(skb, info, stats, family, hooknum).to_raw(),
+        None => Verdict::Continue.to_raw(),
+    }
 }
 
 /// # Safety
 ///
 /// Called by xtables from checkentry: `info` is the rule's blob of exactly
-/// `size_of::<T::Info>()` bytes (x_tables checks the size), owned by the caller for
-/// the call; `table` is a NUL-terminated string.
+/// `size_of::<T::Info>()` bytes (x_tables checks the size), 8-aligned, owned by the
+/// caller for the call; `net` is the rule's namespace; `table` a NUL-terminated string.
 unsafe extern "C" fn check_callback<T: Target>(
     info: *mut c_void,
+    net: *const Net,
     family: u8,
     table: *const c_char,
     hook_mask: c_uint,
@@ -178,7 +248,10 @@ unsafe extern "C" fn check_callback<T: Target>(
     let info = unsafe { &mut *info.cast::<T::Info>() };
     // SAFETY: `table` is a valid NUL-terminated string for the duration of the call.
     let table = unsafe { CStr::from_char_ptr(table) };
+    // SAFETY: `net` is valid for the duration of the call; `Net` is opaque.
+    let net = unsafe { &*net };
     let ctx = CheckContext {
+        net,
         family,
         table,
         hook_mask,
@@ -186,7 +259,12 @@ unsafe extern "C" fn check_callback<T: Target>(
         nft_compat,
     };
     match T::check(info, &ctx) {
-        Ok(()) => 0,
+        Ok(stats) => {
+            // INVARIANT (of the slot): it now holds this rule's counters, taken back
+            // exactly once by `destroy_callback`.
+            *T::private_slot(info) = stats.into_raw();
+            0
+        }
         Err(e) => e.to_errno(),
     }
 }
@@ -195,27 +273,19 @@ unsafe extern "C" fn check_callback<T: Target>(
 ///
 /// Called by xtables when a rule goes away, with the blob checkentry accepted.
 unsafe extern "C" fn destroy_callback<T: Target>(info: *mut c_void, family: u8) {
+    let _ = family;
     // SAFETY: see the function's safety contract; the rule is no longer reachable from
     // the packet path, so this is the only reference.
     let info = unsafe { &mut *info.cast::<T::Info>() };
-    T::destroy(info, family);
+    let slot = T::private_slot(info);
+    // SAFETY: checkentry stored the rule's counters in the slot; destroy runs once per
+    // accepted rule, and the slot is cleared so they cannot be freed twice.
+    drop(unsafe { RuleStats::from_raw(*slot) });
+    *slot = 0;
 }
 
-/// How the checksum of a packet is being handled (`skb->ip_summed`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum IpSummed {
-    /// `CHECKSUM_NONE`.
-    None,
-    /// `CHECKSUM_UNNECESSARY`.
-    Unnecessary,
-    /// `CHECKSUM_COMPLETE`: `skb->csum` holds the sum of the data.
-    Complete,
-    /// `CHECKSUM_PARTIAL`: the L4 checksum is left for the device to finish.
-    Partial,
-}
-
-/// A packet in the packet path: a view of a `struct sk_buff` that reads through
-/// copies and writes only bytes it has made writable.
+/// A packet in the packet path: a view of a `struct sk_buff` that reads headers in
+/// place or through a copy and writes only bytes it has made writable.
 ///
 /// # Invariants
 ///
@@ -244,14 +314,21 @@ impl SkBuff {
         usize::try_from(len).unwrap_or(0)
     }
 
-    /// Copies bytes from the network header on into `buf`, as many as it holds.
-    pub fn copy_network(&self, buf: &mut [u8]) -> Result {
+    /// The first `buf.len()` bytes from the network header on: in place when they are
+    /// linear, else copied into `buf` (`skb_header_pointer`). Fails if the packet is
+    /// shorter.
+    pub fn header<'a>(&'a self, buf: &'a mut [u8]) -> Result<&'a [u8]> {
         let len = c_uint::try_from(buf.len()).map_err(|_| EINVAL)?;
-        // SAFETY: `buf` is valid for `len` bytes of writes; skb_copy_bits checks the
-        // range against the packet and fails rather than read past it.
-        to_result(unsafe {
-            ssnat_skb_copy_network(self.as_raw(), 0, buf.as_mut_ptr().cast(), len)
-        })
+        // SAFETY: `buf` is valid for `len` bytes of writes; skb_header_pointer() checks
+        // the range against the packet and returns NULL rather than read past it.
+        let ptr = unsafe { ssnat_skb_header(self.as_raw(), len, buf.as_mut_ptr()) };
+        if ptr.is_null() {
+            return Err(EINVAL);
+        }
+        // SAFETY: `ptr` points to `len` readable bytes, either in `buf` or in the skb's
+        // linear data; both are borrowed for `'a`, and the skb's data cannot move while
+        // `self` is borrowed (moving it needs `&mut self`).
+        Ok(unsafe { core::slice::from_raw_parts(ptr, buf.len()) })
     }
 
     /// Makes the first `len` bytes from the network header on linear and private to this
@@ -269,20 +346,130 @@ impl SkBuff {
         Ok(unsafe { core::slice::from_raw_parts_mut(ptr, len) })
     }
 
-    /// `skb->ip_summed`.
-    pub fn ip_summed(&self) -> IpSummed {
+    /// With `CHECKSUM_PARTIAL`, where the checksum the device finishes starts, relative
+    /// to the network header.
+    pub fn csum_start(&self) -> Option<usize> {
         // SAFETY: by the type invariant the skb is valid.
-        match unsafe { ssnat_skb_ip_summed(self.as_raw()) } {
-            1 => IpSummed::Unnecessary,
-            2 => IpSummed::Complete,
-            3 => IpSummed::Partial,
-            _ => IpSummed::None,
-        }
+        let off = unsafe { ssnat_skb_csum_start(self.as_raw()) };
+        usize::try_from(off).ok()
     }
 
     /// Adds the one's-complement differences of a rewrite to a `CHECKSUM_COMPLETE` sum.
     pub fn csum_adjust(&mut self, l3: u16, l4: u16) {
         // SAFETY: by the type invariant the skb is valid and ours.
         unsafe { ssnat_skb_csum_adjust(self.as_raw(), l3, l4) };
+    }
+
+    /// Whether conntrack already tracks this packet (reads `skb->_nfct` only).
+    pub fn tracked(&self) -> bool {
+        // SAFETY: by the type invariant the skb is valid.
+        unsafe { ssnat_skb_tracked(self.as_raw()) }
+    }
+}
+
+/// What [`RuleStats::new`] describes a rule with in `/proc/net/xt_SSNAT`.
+pub struct RuleDesc<'a> {
+    /// Table name.
+    pub table: &'a CStr,
+    /// `NFPROTO_IPV4` or `NFPROTO_IPV6`.
+    pub family: u8,
+    /// The mapping, as in the info blob.
+    pub flags: u16,
+    /// First address.
+    pub min_addr: &'a [u8; 16],
+    /// Last address.
+    pub max_addr: &'a [u8; 16],
+    /// Prefix length.
+    pub prefix_len: u8,
+    /// First port.
+    pub min_port: u16,
+    /// Last port.
+    pub max_port: u16,
+    /// Hash seed.
+    pub seed: u32,
+}
+
+/// Per-rule, per-CPU counters, listed in `/proc/net/xt_SSNAT` of the rule's namespace.
+///
+/// # Invariants
+///
+/// `self.0` is a live `struct ssnat_rule` from `ssnat_rule_new`, freed only on drop.
+#[repr(transparent)]
+pub struct RuleStats(NonNull<RawRule>);
+
+// SAFETY: the counters are per CPU and the rule list is protected by a mutex in C:
+// `RuleStats` can be used from any CPU and dropped from any thread.
+unsafe impl Send for RuleStats {}
+// SAFETY: as above; `count` only touches this CPU's counters.
+unsafe impl Sync for RuleStats {}
+
+impl RuleStats {
+    /// Allocates the counters of a rule in namespace `net`.
+    pub fn new(net: &Net, desc: &RuleDesc<'_>) -> Result<Self> {
+        // SAFETY: all pointers are valid for the call; the glue copies what it keeps.
+        let raw = unsafe {
+            ssnat_rule_new(
+                net,
+                desc.family,
+                desc.table.as_char_ptr(),
+                desc.flags,
+                desc.min_addr.as_ptr(),
+                desc.max_addr.as_ptr(),
+                desc.prefix_len,
+                desc.min_port,
+                desc.max_port,
+                desc.seed,
+            )
+        };
+        // INVARIANT: a non-NULL result is a live rule.
+        NonNull::new(raw).map(RuleStats).ok_or(ENOMEM)
+    }
+
+    /// Adds `n` to counter `idx` (an index into [`Target::COUNTERS`]) on this CPU.
+    pub fn count(&self, idx: usize, n: u64) {
+        let idx = c_uint::try_from(idx).unwrap_or(c_uint::MAX);
+        // SAFETY: by the type invariant the rule is live; the glue ignores an index out
+        // of range.
+        unsafe { ssnat_rule_count(self.0.as_ptr(), idx, n) };
+    }
+
+    /// Gives up ownership, for storing in a kernel-private field of the info blob.
+    fn into_raw(self) -> u64 {
+        let p = self.0.as_ptr() as usize as u64;
+        core::mem::forget(self);
+        p
+    }
+
+    /// Borrows the counters stored by [`RuleStats::into_raw`].
+    ///
+    /// # Safety
+    ///
+    /// `raw` must come from `into_raw` and not have been passed to `from_raw` yet.
+    unsafe fn borrow_raw<'a>(raw: &'a u64) -> Option<&'a RuleStats> {
+        if *raw == 0 {
+            return None;
+        }
+        // SAFETY: `RuleStats` is a `repr(transparent)` newtype over a `NonNull`, which has
+        // the layout of a pointer, as does the (non-zero) `u64` on 64-bit kernels
+        // (asserted below); the caller guarantees the pointer is a live rule.
+        Some(unsafe { &*core::ptr::from_ref(raw).cast::<RuleStats>() })
+    }
+
+    /// Takes back ownership of counters stored by [`RuleStats::into_raw`].
+    ///
+    /// # Safety
+    ///
+    /// `raw` must come from `into_raw` and be given back only once.
+    unsafe fn from_raw(raw: u64) -> Option<RuleStats> {
+        NonNull::new(raw as usize as *mut RawRule).map(RuleStats)
+    }
+}
+
+const _: () = assert!(core::mem::size_of::<RuleStats>() == core::mem::size_of::<u64>());
+
+impl Drop for RuleStats {
+    fn drop(&mut self) {
+        // SAFETY: by the type invariant the rule is live and ours.
+        unsafe { ssnat_rule_free(self.0.as_ptr()) };
     }
 }

@@ -38,6 +38,12 @@ fn main() {
         // `XT_ALIGN(s)` is a function-like macro (no binding); its alignment is
         // `__alignof__(struct _xt_align)`, which we take from this struct.
         .allowlist_type("_xt_align")
+        // The rule entry behind `xt_option_call.xt_entry`: its protocol (`-p`) decides
+        // whether a port may be mapped.
+        .allowlist_type("ipt_entry")
+        .allowlist_type("ip6t_entry")
+        .allowlist_var("XT_INV_PROTO")
+        .allowlist_var("IP6T_F_PROTO")
         .allowlist_function("xtables_register_targets")
         .allowlist_function("xtables_register_target")
         .allowlist_function("xtables_option_parse")

@@ -17,7 +17,7 @@ use std::ptr;
 
 use ssnat_core::abi::{SsnatInfo, TARGET_NAME, TARGET_REVISION, USER_SIZE};
 
-use crate::parse::{final_check, format_to_source, parse_to_source, Family};
+use crate::parse::{apply_option, final_check, print_text, save_text, Family, Opt, RuleProto};
 use crate::sys;
 
 /// Target name as a C string; checked against the ABI's [`TARGET_NAME`] below.
@@ -34,7 +34,11 @@ const _: () = {
 };
 
 /// Option id of `--to-source`: its bit in libxtables' `xflags`.
-pub const OPT_TO_SOURCE: u32 = 0;
+pub const OPT_TO_SOURCE: u32 = Opt::ToSource.id();
+/// Option id of `--to-ports`.
+pub const OPT_TO_PORTS: u32 = Opt::ToPorts.id();
+/// Option id of `--random-seed`.
+pub const OPT_RANDOM_SEED: u32 = Opt::RandomSeed.id();
 
 /// `XT_ALIGN(size)` of `<linux/netfilter/x_tables.h>`, which is
 /// `__ALIGN_KERNEL(size, __alignof__(struct _xt_align))`: round up to the alignment of
@@ -48,49 +52,100 @@ pub const fn xt_align(size: usize) -> usize {
 /// iptables allocates it.
 const ENTRY_HEADER: usize = xt_align(size_of::<sys::xt_entry_target>());
 
-/// The option table of both targets (`x6_options`), ended by an all-zero entry
-/// (`XTOPT_TABLEEND`).
+/// One entry of the option table: an option whose string argument our `x6_parse`
+/// parses (not `XTOPT_PUT`), given at most once (libxtables refuses a repeat), never
+/// inverted (no `XTOPT_INVERT`: libxtables refuses a `!`).
 ///
-/// Not `XTOPT_PUT`: the argument is parsed by our `x6_parse`. `XTOPT_MAND` makes
-/// libxtables insist on the option too, but our `x6_fcheck` runs first (see
-/// `xtables_option_tfcall`) and says so in our words.
-static OPTIONS: OptionTable = OptionTable([
+/// None is `XTOPT_MAND`: a rule needs `--to-source` or `--to-ports`, which our
+/// `x6_fcheck` checks (libxtables cannot say "one of").
+const fn option(name: &'static CStr, opt: Opt) -> sys::xt_option_entry {
     sys::xt_option_entry {
-        name: c"to-source".as_ptr(),
+        name: name.as_ptr(),
         type_: sys::XTTYPE_STRING,
-        id: OPT_TO_SOURCE,
+        id: opt.id(),
         excl: 0,
         also: 0,
-        flags: sys::XTOPT_MAND,
+        flags: 0,
         ptroff: 0,
         size: 0,
         min: 0,
         max: 0,
-    },
+    }
+}
+
+/// The option table of both targets (`x6_options`), in [`Opt`] id order, ended by an
+/// all-zero entry (`XTOPT_TABLEEND`).
+static OPTIONS: OptionTable = OptionTable([
+    option(c"to-source", Opt::ToSource),
+    option(c"to-ports", Opt::ToPorts),
+    option(c"random-seed", Opt::RandomSeed),
     // SAFETY: xt_option_entry is plain data (pointers and integers), for which all-zero
     // bytes are valid: a null name, which is what marks the end of the table.
     unsafe { std::mem::zeroed() },
 ]);
 
-/// `[xt_option_entry; 2]` made shareable between threads.
-struct OptionTable([sys::xt_option_entry; 2]);
+/// `[xt_option_entry; 4]` made shareable between threads.
+struct OptionTable([sys::xt_option_entry; 4]);
 
 // SAFETY: the table is never written after compilation, and its only pointers lead to
 // string literals, which are immutable 'static data.
 unsafe impl Sync for OptionTable {}
 
-const HELP_V4: &CStr = c"SSNAT target options:
- --to-source [ipaddr[-ipaddr]][:port[-port]]
-\t\t\t\tAddress (range) and port (range) to write into the
-\t\t\t\tsource of each packet, without connection tracking.
+/// The per-rule scratch area (`udata`, `udata_size` bytes, zeroed by iptables for each
+/// `-j SSNAT`): the rule's protocol as `x6_parse` saw it in the rule's entry, for
+/// `x6_fcheck`, which is not given the entry.
+///
+/// Plain bytes, so that any content is a valid value.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct Scratch {
+    /// `-p`: the protocol number, 0 for none.
+    proto: u8,
+    /// Non-zero for `! -p`.
+    inverted: u8,
+}
+
+impl Scratch {
+    fn rule_proto(self) -> RuleProto {
+        RuleProto {
+            proto: self.proto,
+            inverted: self.inverted != 0,
+        }
+    }
+}
+
+/// `iptables -j SSNAT -h`.
+pub const HELP_V4: &CStr = c"SSNAT target options:
+ --to-source {ipaddr[-ipaddr]|prefix/len}[:port[-port]]
+\t\t\t\tAddress, address range or prefix and optional port
+\t\t\t\t(range) to write into the source of each packet,
+\t\t\t\twithout connection tracking. A prefix maps one to
+\t\t\t\tone, keeping the host bits (10.1.0.0/16).
+ --to-ports port[-port]
+\t\t\t\tPort (range) to write; the address is kept.
+\t\t\t\tPorts need -p tcp, udp, udplite, dccp, sctp or icmp.
+ --random-seed value
+\t\t\t\tSeed of the flow hash that picks inside ranges
+\t\t\t\t(default 0: the same on every host).
 ";
 
-const HELP_V6: &CStr = c"SSNAT target options:
- --to-source [ipv6addr][-[ipv6addr]][:port[-port]]
-\t\t\t\tAddress (range) and port (range) to write into the
-\t\t\t\tsource of each packet, without connection tracking.
-\t\t\t\tThe brackets are literal; without a port they
-\t\t\t\tmay be left out: ipv6addr[-ipv6addr].
+/// `ip6tables -j SSNAT -h`.
+pub const HELP_V6: &CStr = c"SSNAT target options:
+ --to-source {ipv6addr[-ipv6addr]|prefix/len}
+ --to-source {[ipv6addr][-[ipv6addr]]|[prefix]/len}:port[-port]
+\t\t\t\tAddress, address range (within a /64) or prefix and
+\t\t\t\toptional port (range) to write into the source of each
+\t\t\t\tpacket, without connection tracking. A prefix maps
+\t\t\t\tone to one, keeping the host bits (2001:db8::/64).
+\t\t\t\tWith a port, the brackets are literal:
+\t\t\t\t[2001:db8::7]:4000, [2001:db8::]/64:4000.
+ --to-ports port[-port]
+\t\t\t\tPort (range) to write; the address is kept.
+\t\t\t\tPorts need -p tcp, udp, udplite, dccp, sctp or
+\t\t\t\tipv6-icmp.
+ --random-seed value
+\t\t\t\tSeed of the flow hash that picks inside ranges
+\t\t\t\t(default 0: the same on every host).
 ";
 
 const fn family(v6: bool) -> Family {
@@ -121,8 +176,9 @@ fn target<const V6: bool>() -> sys::xtables_target {
         x6_parse: Some(x6_parse::<V6>),
         x6_fcheck: Some(x6_fcheck::<V6>),
         x6_options: OPTIONS.0.as_ptr(),
+        udata_size: size_of::<Scratch>(),
         // Everything else zero/NULL, as in a C designated initializer: no real_name,
-        // ext_flags, init (iptables hands us zeroed data), old-style parse, xlate, udata.
+        // ext_flags, init (iptables hands us zeroed data), old-style parse, xlate.
         ..Default::default()
     }
 }
@@ -158,11 +214,13 @@ extern "C" fn help<const V6: bool>() {
     guarded(|| c_print(if V6 { HELP_V6 } else { HELP_V4 }));
 }
 
-/// `x6_parse`: `--to-source` into the info.
+/// `x6_parse`: one option into the info; and the rule's protocol into the scratch area.
 ///
 /// # Safety
 /// `cb` is the call libxtables' `xtables_option_tpcall` prepared: valid, with `entry`
-/// from our table, `arg` the option's argument and `data` the target's info.
+/// from our table, `arg` the option's argument, `data` the target's info, `udata` null
+/// or our zeroed `udata_size` bytes, and `xt_entry` null or the rule's entry (a
+/// `struct ipt_entry` for IPv4, a `struct ip6t_entry` for IPv6).
 unsafe extern "C" fn x6_parse<const V6: bool>(cb: *mut sys::xt_option_call) {
     guarded(|| {
         // SAFETY: `cb` is valid (caller's contract). This is libxtables' generic part, as
@@ -171,38 +229,99 @@ unsafe extern "C" fn x6_parse<const V6: bool>(cb: *mut sys::xt_option_call) {
         unsafe { sys::xtables_option_parse(cb) };
         // SAFETY: valid, and ours alone for the duration of the callback.
         let cb = unsafe { &mut *cb };
-        // SAFETY: `entry` points into OPTIONS, which lives forever.
-        if unsafe { (*cb.entry).id } != OPT_TO_SOURCE || cb.arg.is_null() {
-            return;
+        // SAFETY: `xt_entry` is null or the rule's entry of our family (contract).
+        let proto = unsafe { rule_proto::<V6>(cb.xt_entry) };
+        if !cb.udata.is_null() {
+            // Recorded at every option, so the last one, which knows the most of the
+            // rule, is what x6_fcheck sees.
+            let scratch = Scratch {
+                proto: proto.proto,
+                inverted: proto.inverted.into(),
+            };
+            // SAFETY: non-null udata is our udata_size = size_of::<Scratch>() bytes;
+            // unaligned write, to assume nothing.
+            unsafe { cb.udata.cast::<Scratch>().write_unaligned(scratch) };
         }
+        // SAFETY: `entry` points into OPTIONS, which lives forever.
+        let id = unsafe { (*cb.entry).id };
+        let (Some(opt), false) = (Opt::from_id(id), cb.arg.is_null()) else {
+            return;
+        };
         // SAFETY: `arg` is a NUL-terminated argv string (checked non-null above).
         let arg = unsafe { CStr::from_ptr(cb.arg) }.to_string_lossy();
-        match parse_to_source(&arg, family(V6)) {
-            // SAFETY: `data` is the info blob of `size` = XT_ALIGN(sizeof info) bytes
-            // that iptables allocated for this target; unaligned write, to assume nothing.
-            Ok(info) => unsafe { cb.data.cast::<SsnatInfo>().write_unaligned(info) },
+        let data = cb.data.cast::<SsnatInfo>();
+        // SAFETY: `data` is the info blob of `size` = XT_ALIGN(sizeof info) bytes that
+        // iptables allocated (zeroed) for this target and that earlier options of the
+        // rule filled; unaligned read and write, to assume nothing.
+        let mut info = unsafe { data.read_unaligned() };
+        match apply_option(&mut info, opt, &arg, family(V6)) {
+            // SAFETY: as the read above.
+            Ok(()) => unsafe { data.write_unaligned(info) },
             Err(e) => exit_error(sys::PARAMETER_PROBLEM, &format!("{TARGET_NAME}: {e}")),
         }
     });
 }
 
-/// `x6_fcheck`: the rule's final check, the same `validate()` the kernel will run.
+/// The protocol the rule matches, from its entry as iptables fills it while it parses
+/// the command line (so a `-p` given after `-j SSNAT`'s options is not there yet).
+///
+/// Only the protocol number and the `XT_INV_PROTO` inversion flag are read, for both
+/// families. `IP6T_F_PROTO`, which the kernel also looks at for IPv6, is not: some
+/// iptables versions set it only after the options are parsed, and it is set whenever
+/// `-p` gives a protocol, the one case where the number is not 0.
 ///
 /// # Safety
-/// `cb` is the call `xtables_option_tfcall` prepared: valid, `data` the target's info.
+/// `entry` is null or points to a readable `struct ipt_entry` (IPv4) or
+/// `struct ip6t_entry` (IPv6).
+unsafe fn rule_proto<const V6: bool>(entry: *const c_void) -> RuleProto {
+    if entry.is_null() {
+        // No entry (a program that drives extensions without rules): no protocol known.
+        return RuleProto::default();
+    }
+    let (proto, invflags) = if V6 {
+        let e = entry.cast::<sys::ip6t_entry>();
+        // SAFETY: an ip6t_entry for IPv6 (contract); plain field reads through raw
+        // pointers, without forming references to the C struct.
+        unsafe { ((*e).ipv6.proto, (*e).ipv6.invflags) }
+    } else {
+        let e = entry.cast::<sys::ipt_entry>();
+        // SAFETY: an ipt_entry for IPv4 (contract); as above.
+        unsafe { ((*e).ip.proto, (*e).ip.invflags) }
+    };
+    RuleProto {
+        // The entry holds a u16 for IPv6; protocol numbers are one byte.
+        proto: u8::try_from(proto).unwrap_or(0),
+        inverted: u32::from(invflags) & sys::XT_INV_PROTO != 0,
+    }
+}
+
+/// `x6_fcheck`: the rule's final check, the same `validate()` the kernel will run, with
+/// the rule's protocol recorded by `x6_parse`.
+///
+/// # Safety
+/// `cb` is the call `xtables_option_tfcall` prepared: valid, `data` the target's info,
+/// `udata` null or our `udata_size` bytes.
 unsafe extern "C" fn x6_fcheck<const V6: bool>(cb: *mut sys::xt_fcheck_call) {
     guarded(|| {
         // SAFETY: valid for the callback (caller's contract); only read.
         let cb = unsafe { &*cb };
         // SAFETY: `data` is the target's info blob, at least size_of::<SsnatInfo>() bytes.
         let info = unsafe { cb.data.cast::<SsnatInfo>().read_unaligned() };
-        if let Err(msg) = final_check(cb.xflags, OPT_TO_SOURCE, &info, family(V6)) {
+        let scratch = if cb.udata.is_null() {
+            Scratch::default()
+        } else {
+            // SAFETY: non-null udata is our udata_size bytes, zeroed or written by
+            // x6_parse; any bytes are a valid Scratch.
+            unsafe { cb.udata.cast::<Scratch>().read_unaligned() }
+        };
+        if let Err(msg) = final_check(cb.xflags, &info, family(V6), scratch.rule_proto()) {
             exit_error(sys::PARAMETER_PROBLEM, &format!("{TARGET_NAME}: {msg}"));
         }
     });
 }
 
-/// `print`: the target's part of an `iptables -L` line, ` to:ADDR:PORT`.
+/// `print`: the target's part of an `iptables -L` line: ` to:ADDR[:PORT]`,
+/// ` ports:PORT` for a port alone, then ` random-seed:0xN` when not the default.
 ///
 /// # Safety
 /// `target` is null or a whole `struct xt_entry_target` of `u.target_size` bytes.
@@ -214,15 +333,16 @@ unsafe extern "C" fn print<const V6: bool>(
     guarded(|| {
         // SAFETY: forwarded from the caller's contract.
         let text = match unsafe { info_of(target) } {
-            Some(info) => format_to_source(&info, family(V6)),
-            None => "(truncated)".to_owned(),
+            Some(info) => print_text(&info, family(V6)),
+            None => " (truncated)".to_owned(),
         };
-        c_print_str(&format!(" to:{text}"));
+        c_print_str(&text);
     });
 }
 
-/// `save`: the target's options as `iptables-save` writes them, ` --to-source ADDR:PORT`,
-/// which `iptables-restore` parses back to the same info.
+/// `save`: the target's options as `iptables-save` writes them (` --to-source ADDR:PORT`,
+/// ` --to-ports PORT`, ` --random-seed 0xN`), which `iptables-restore` parses back to
+/// the same info.
 ///
 /// # Safety
 /// As [`print`].
@@ -230,10 +350,7 @@ unsafe extern "C" fn save<const V6: bool>(_ip: *const c_void, target: *const sys
     guarded(|| {
         // SAFETY: forwarded from the caller's contract.
         if let Some(info) = unsafe { info_of(target) } {
-            c_print_str(&format!(
-                " --to-source {}",
-                format_to_source(&info, family(V6))
-            ));
+            c_print_str(&save_text(&info, family(V6)));
         }
     });
 }
@@ -360,20 +477,108 @@ mod tests {
 
     #[test]
     fn option_table() {
-        let [to_source, end] = &OPTIONS.0;
-        // SAFETY: 'static literal.
-        assert_eq!(unsafe { CStr::from_ptr(to_source.name) }, c"to-source");
-        assert_eq!(to_source.type_, sys::XTTYPE_STRING);
-        assert_eq!(to_source.id, OPT_TO_SOURCE);
-        assert_eq!(to_source.flags & sys::XTOPT_PUT, 0);
+        let [table @ .., end] = &OPTIONS.0;
+        assert_eq!(table.len(), Opt::ALL.len());
+        for (entry, opt) in table.iter().zip(Opt::ALL) {
+            // SAFETY: 'static literal.
+            let name = unsafe { CStr::from_ptr(entry.name) };
+            assert_eq!(name.to_str(), Ok(opt.name()));
+            assert_eq!(entry.type_, sys::XTTYPE_STRING);
+            assert_eq!(entry.id, opt.id());
+            assert_eq!(entry.flags, 0, "{name:?}: not PUT, MAND, MULTI or INVERT");
+        }
+        assert_eq!([OPT_TO_SOURCE, OPT_TO_PORTS, OPT_RANDOM_SEED], [0, 1, 2]);
         assert!(end.name.is_null());
+    }
+
+    #[test]
+    fn udata_holds_the_scratch() {
+        for t in targets() {
+            assert_eq!(t.udata_size, size_of::<Scratch>());
+            assert!(t.udata.is_null());
+        }
+        // Zeroed udata: no protocol.
+        assert_eq!(Scratch::default().rule_proto(), RuleProto::default());
+        let s = Scratch {
+            proto: 17,
+            inverted: 1,
+        };
+        assert_eq!(
+            s.rule_proto(),
+            RuleProto {
+                proto: 17,
+                inverted: true
+            }
+        );
+    }
+
+    #[test]
+    fn rule_proto_reads_the_entry() {
+        // SAFETY: all-zero entries are valid (integers and arrays); the pointers are to
+        // live entries of the right family.
+        unsafe {
+            let mut e4: sys::ipt_entry = std::mem::zeroed();
+            let mut e6: sys::ip6t_entry = std::mem::zeroed();
+            let p4 = |e: &sys::ipt_entry| rule_proto::<false>(ptr::from_ref(e).cast());
+            let p6 = |e: &sys::ip6t_entry| rule_proto::<true>(ptr::from_ref(e).cast());
+            assert_eq!(p4(&e4), RuleProto::default());
+            assert_eq!(p6(&e6), RuleProto::default());
+            e4.ip.proto = 17;
+            e6.ipv6.proto = 6;
+            e6.ipv6.flags = sys::IP6T_F_PROTO as u8;
+            assert_eq!(
+                p4(&e4),
+                RuleProto {
+                    proto: 17,
+                    inverted: false
+                }
+            );
+            assert_eq!(
+                p6(&e6),
+                RuleProto {
+                    proto: 6,
+                    inverted: false
+                }
+            );
+            e4.ip.invflags = sys::XT_INV_PROTO as u8;
+            e6.ipv6.invflags = sys::XT_INV_PROTO as u8;
+            assert_eq!(
+                p4(&e4),
+                RuleProto {
+                    proto: 17,
+                    inverted: true
+                }
+            );
+            assert_eq!(
+                p6(&e6),
+                RuleProto {
+                    proto: 6,
+                    inverted: true
+                }
+            );
+            assert_eq!(rule_proto::<false>(ptr::null()), RuleProto::default());
+            assert_eq!(rule_proto::<true>(ptr::null()), RuleProto::default());
+        }
+    }
+
+    #[test]
+    fn help_texts() {
+        for help in [HELP_V4, HELP_V6] {
+            let help = help.to_str().unwrap();
+            assert!(help.starts_with("SSNAT target options:\n --to-source "));
+            for opt in Opt::ALL {
+                assert!(help.contains(&format!("\n --{} ", opt.name())), "{opt:?}");
+            }
+            assert!(help.contains("(default 0: the same on every host)."));
+        }
     }
 
     #[test]
     fn info_of_reads_behind_the_header() {
         // An entry as iptables builds it: 8-aligned header + info.
         let mut blob = vec![0u64; (ENTRY_HEADER + TARGET_SIZE) / 8];
-        let info = crate::parse::parse_to_source("192.0.2.9:53", Family::V4).unwrap();
+        let mut info = SsnatInfo::zeroed();
+        crate::parse::apply_option(&mut info, Opt::ToSource, "192.0.2.9:53", Family::V4).unwrap();
         let base = blob.as_mut_ptr().cast::<u8>();
         // SAFETY: the blob holds ENTRY_HEADER + TARGET_SIZE bytes, 8-aligned.
         unsafe {

@@ -1,23 +1,42 @@
-//! The `--to-source` syntax: parsing it into a [`SsnatInfo`] and writing it back.
+//! The target's options: parsing them into a [`SsnatInfo`], writing it back for `-L`
+//! and `iptables-save`, and the final check of a rule.
 //!
 //! Pure Rust, no FFI: everything here is unit-tested on its own, and the callbacks in
 //! [`crate::ext`] only move bytes between libxtables and these functions.
 //!
-//! Syntax (addresses numeric, ports decimal 1-65535):
+//! # Syntax
 //!
-//! * IPv4: `ADDR[-ADDR][:PORT[-PORT]]`, e.g. `198.51.100.7:4000`, `10.0.0.1-10.0.0.9:1000-2000`.
-//! * IPv6 with a port: the addresses in brackets, `[ADDR][-[ADDR]]:PORT[-PORT]`, e.g.
-//!   `[2001:db8::7]:4000`; `[ADDR-ADDR]:PORT` (ip6tables' `SNAT` form) is accepted too.
-//! * IPv6 without a port: bare `ADDR[-ADDR]` or bracketed `[ADDR][-[ADDR]]`.
+//! Addresses are numeric, ports decimal 1-65535, prefix lengths 1-32 (IPv4) or 1-128
+//! (IPv6).
 //!
-//! Ranges parse into distinct `min_*`/`max_*` fields; whether they are allowed is decided
-//! by [`SsnatInfo::validate`], not here, so that supporting them later needs no parser
-//! change.
+//! `--to-source`, IPv4: `ADDR[-ADDR][:PORT[-PORT]]` or `PREFIX/LEN[:PORT[-PORT]]`, e.g.
+//! `198.51.100.7:4000`, `10.0.0.1-10.0.0.9:1000-2000`, `10.1.0.0/16:4000`.
+//!
+//! `--to-source`, IPv6:
+//! * without a port, bare: `ADDR[-ADDR]` or `PREFIX/LEN`, e.g. `2001:db8::/64`;
+//! * with a port, the addresses in brackets: `[ADDR]:PORT[-PORT]`,
+//!   `[ADDR]-[ADDR]:PORT[-PORT]`, `[PREFIX]/LEN:PORT[-PORT]`, e.g.
+//!   `[2001:db8::]/64:4000`. Also accepted (never written): `[ADDR-ADDR]:PORT` (ip6tables'
+//!   `SNAT` form) and `[PREFIX/LEN]:PORT`. The bracketed forms may go without a port too.
+//!
+//! A prefix must be the network address (host bits zero), as with `NETMAP`: the host
+//! bits of each packet's address are kept. An IPv6 range must stay within one /64.
+//!
+//! `--to-ports PORT[-PORT]`: the port only; the address is kept. With a `--to-source`
+//! that has no port, it gives that rule its port; with one that has, it is an error.
+//!
+//! `--random-seed N`: decimal or `0x` hex, 0-4294967295; [`DEFAULT_SEED`] when not given.
+//!
+//! Port mapping needs the rule to match a protocol with ports (`-p udp`, ...), the check
+//! [`SsnatInfo::validate`] makes in the kernel too; see [`final_check`].
 
 use core::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use ssnat_core::abi::{SsnatInfo, F_MAP_ADDR, F_MAP_PORT, NFPROTO_IPV4, NFPROTO_IPV6};
+use ssnat_core::abi::{
+    host_mask_byte, InfoError, SsnatInfo, DEFAULT_SEED, F_MAP_ADDR, F_MAP_PORT, F_PREFIX,
+    NFPROTO_IPV4, NFPROTO_IPV6,
+};
 
 /// The family of the rule (`iptables` or `ip6tables`) an extension instance serves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,6 +53,14 @@ impl Family {
         match self {
             Family::V4 => NFPROTO_IPV4,
             Family::V6 => NFPROTO_IPV6,
+        }
+    }
+
+    /// Bits in an address: the longest prefix.
+    pub const fn addr_bits(self) -> u8 {
+        match self {
+            Family::V4 => 32,
+            Family::V6 => 128,
         }
     }
 
@@ -62,7 +89,53 @@ impl Family {
     }
 }
 
-/// Why a `--to-source` argument could not be parsed. [`fmt::Display`] gives the message,
+/// The target's options. [`Opt::id`] is the option's id in the extension's option table,
+/// hence its bit in libxtables' `xflags`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Opt {
+    /// `--to-source`.
+    ToSource = 0,
+    /// `--to-ports`.
+    ToPorts = 1,
+    /// `--random-seed`.
+    RandomSeed = 2,
+}
+
+impl Opt {
+    /// Every option, in id order.
+    pub const ALL: [Opt; 3] = [Opt::ToSource, Opt::ToPorts, Opt::RandomSeed];
+
+    /// Id in the option table.
+    pub const fn id(self) -> u32 {
+        self as u32
+    }
+
+    /// The option with id `id`.
+    pub fn from_id(id: u32) -> Option<Opt> {
+        Opt::ALL.into_iter().find(|o| o.id() == id)
+    }
+
+    /// Bit in libxtables' `xflags` (the options seen).
+    pub const fn bit(self) -> u32 {
+        1 << self.id()
+    }
+
+    /// Name, without the leading `--`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Opt::ToSource => "to-source",
+            Opt::ToPorts => "to-ports",
+            Opt::RandomSeed => "random-seed",
+        }
+    }
+
+    /// The option with name `name` (without the leading `--`).
+    pub fn from_name(name: &str) -> Option<Opt> {
+        Opt::ALL.into_iter().find(|o| o.name() == name)
+    }
+}
+
+/// Why an option's argument could not be parsed. [`fmt::Display`] gives the message,
 /// without the `SSNAT: ` prefix the extension puts in front of it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ParseError {
@@ -81,6 +154,30 @@ pub enum ParseError {
         /// The family of the rule it was given to.
         rule: Family,
     },
+    /// A prefix length that is not a number in 1-32 (IPv4) or 1-128 (IPv6).
+    BadPrefixLen {
+        /// The length as written.
+        len: String,
+        /// The family of the rule.
+        family: Family,
+    },
+    /// A prefix with host bits set.
+    HostBitsSet {
+        /// The prefix as written, normalized: `10.1.2.0/16`.
+        given: String,
+        /// The network it lies in: `10.1.0.0/16`.
+        network: String,
+    },
+    /// An address range whose first address is above its last.
+    ReversedAddrRange(String),
+    /// An IPv6 address range whose ends differ in the first 64 bits.
+    WideRange(String),
+    /// A port range whose first port is above its last.
+    ReversedPortRange(String),
+    /// `--to-ports` together with a `--to-source` that has a port.
+    PortsExclusive,
+    /// Not a number for `--random-seed`.
+    BadSeed(String),
 }
 
 impl fmt::Display for ParseError {
@@ -91,8 +188,8 @@ impl fmt::Display for ParseError {
             ParseError::PortOutOfRange(s) => write!(f, "port \"{s}\" out of range 1-65535"),
             ParseError::BadSyntax(s) => write!(
                 f,
-                "bad --to-source \"{s}\": an IPv6 address with a port is written \
-                 [ADDR][-[ADDR]]:PORT[-PORT]"
+                "bad --to-source \"{s}\": with a port, IPv6 addresses are written \
+                 [ADDR]:PORT, [ADDR]-[ADDR]:PORT or [PREFIX]/LEN:PORT"
             ),
             ParseError::WrongFamily { arg, rule } => write!(
                 f,
@@ -101,109 +198,242 @@ impl fmt::Display for ParseError {
                 rule.name(),
                 rule.other().command()
             ),
+            ParseError::BadPrefixLen { len, family } => write!(
+                f,
+                "bad prefix length \"{len}\": 1-{} for {}",
+                family.addr_bits(),
+                family.name()
+            ),
+            ParseError::HostBitsSet { given, network } => {
+                write!(f, "{given} has host bits set; did you mean {network}?")
+            }
+            ParseError::ReversedAddrRange(s) => write!(
+                f,
+                "bad address range {s}: the first address is above the last"
+            ),
+            ParseError::WideRange(s) => write!(
+                f,
+                "IPv6 address range {s} is wider than a /64: both ends must share the \
+                 first 64 bits"
+            ),
+            ParseError::ReversedPortRange(s) => {
+                write!(f, "bad port range {s}: the first port is above the last")
+            }
+            ParseError::PortsExclusive => {
+                f.write_str("--to-ports and a port in --to-source are exclusive")
+            }
+            ParseError::BadSeed(s) => write!(
+                f,
+                "bad --random-seed \"{s}\": a number 0-4294967295, decimal or 0x hex"
+            ),
         }
     }
 }
 
 impl std::error::Error for ParseError {}
 
-/// Parses a `--to-source` argument for a rule of `family` into a fresh [`SsnatInfo`].
-///
-/// Only the syntax is checked here (and that ports are 1-65535); the result still has to
-/// pass [`SsnatInfo::validate`], which refuses reversed ranges and, in this revision, any
-/// range at all.
-pub fn parse_to_source(arg: &str, family: Family) -> Result<SsnatInfo, ParseError> {
-    let parsed = match family {
-        Family::V4 => parse_v4(arg),
-        Family::V6 => parse_v6(arg),
+/// The addresses of a `--to-source`, as the 16 bytes of the ABI (IPv4 in the first 4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Addrs {
+    /// `min` to `max`, both included; one address has `min == max`.
+    Range([u8; 16], [u8; 16]),
+    /// A prefix: the address as written and the length (in range for the family).
+    Prefix([u8; 16], u8),
+}
+
+/// A parsed `--to-source` argument.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ToSource {
+    /// The addresses to write.
+    pub addrs: Addrs,
+    /// The port range to write, if any: `(min, max)`.
+    pub ports: Option<(u16, u16)>,
+}
+
+impl ToSource {
+    /// Writes the addresses (and ports, if any) into `info`.
+    fn write_into(&self, info: &mut SsnatInfo, family: Family) {
+        info.flags |= F_MAP_ADDR;
+        match self.addrs {
+            Addrs::Range(min, max) => {
+                info.flags &= !F_PREFIX;
+                info.prefix_len = 0;
+                (info.min_addr, info.max_addr) = (min, max);
+            }
+            Addrs::Prefix(net, len) => {
+                info.flags |= F_PREFIX;
+                info.prefix_len = len;
+                info.min_addr = net;
+                info.max_addr = last_of_prefix(&net, len, family);
+            }
+        }
+        if let Some((min, max)) = self.ports {
+            info.flags |= F_MAP_PORT;
+            (info.min_port, info.max_port) = (min, max);
+        }
+    }
+}
+
+/// Parses a `--to-source` argument for a rule of `family`, syntax and values (reversed
+/// ranges, host bits, prefix lengths, IPv6 ranges within a /64).
+pub fn parse_to_source(arg: &str, family: Family) -> Result<ToSource, ParseError> {
+    let syntax = |family| match family {
+        Family::V4 => syntax_v4(arg),
+        Family::V6 => syntax_v6(arg),
     };
-    parsed.map_err(|err| {
+    let parsed = syntax(family).map_err(|err| {
         // "1.2.3.4" given to ip6tables, or "[::1]:5" to iptables: say so rather than
         // calling the address bad.
-        let for_other = match family.other() {
-            Family::V4 => parse_v4(arg),
-            Family::V6 => parse_v6(arg),
-        };
-        match for_other {
+        match syntax(family.other()) {
             Ok(_) => ParseError::WrongFamily {
                 arg: arg.to_owned(),
                 rule: family,
             },
             Err(_) => err,
         }
-    })
+    })?;
+    check_values(&parsed, family)?;
+    Ok(parsed)
 }
 
-/// Addresses (as the 16 bytes of the ABI) and ports parsed from an argument.
-struct Parts {
-    addrs: ([u8; 16], [u8; 16]),
-    ports: Option<(u16, u16)>,
+/// Parses `--to-ports PORT[-PORT]`.
+pub fn parse_to_ports(arg: &str) -> Result<(u16, u16), ParseError> {
+    let ports = parse_range(arg, parse_port)?;
+    check_ports(ports)?;
+    Ok(ports)
 }
 
-impl Parts {
-    fn into_info(self, family: Family) -> SsnatInfo {
-        let mut info = SsnatInfo::zeroed();
-        info.family = family.nfproto();
-        info.flags = F_MAP_ADDR;
-        (info.min_addr, info.max_addr) = self.addrs;
-        if let Some((min, max)) = self.ports {
-            info.flags |= F_MAP_PORT;
-            info.min_port = min;
-            info.max_port = max;
-        }
-        info
+/// Parses `--random-seed N`: decimal or `0x` hex, a u32.
+pub fn parse_seed(arg: &str) -> Result<u32, ParseError> {
+    let bad = || ParseError::BadSeed(arg.to_owned());
+    let (digits, radix) = match arg.strip_prefix("0x").or_else(|| arg.strip_prefix("0X")) {
+        Some(hex) => (hex, 16),
+        None => (arg, 10),
+    };
+    // from_str_radix() would take a sign; only digits are a number here.
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return Err(bad());
     }
+    u32::from_str_radix(digits, radix).map_err(|_| bad())
 }
 
-/// `ADDR[-ADDR][:PORT[-PORT]]`.
-fn parse_v4(arg: &str) -> Result<SsnatInfo, ParseError> {
+/// Applies one option of a rule for `family` to the rule's `info` (zeroed by iptables
+/// before the first option): what `x6_parse` does with each option it is handed.
+///
+/// libxtables refuses a repeated option before this is called; `--to-ports` and a
+/// `--to-source` with a port are refused here, in either order.
+pub fn apply_option(
+    info: &mut SsnatInfo,
+    opt: Opt,
+    arg: &str,
+    family: Family,
+) -> Result<(), ParseError> {
+    info.family = family.nfproto();
+    match opt {
+        Opt::ToSource => {
+            let to = parse_to_source(arg, family)?;
+            // A port already there came from --to-ports.
+            if to.ports.is_some() && info.flags & F_MAP_PORT != 0 {
+                return Err(ParseError::PortsExclusive);
+            }
+            to.write_into(info, family);
+        }
+        Opt::ToPorts => {
+            // A port already there came from --to-source.
+            if info.flags & F_MAP_PORT != 0 {
+                return Err(ParseError::PortsExclusive);
+            }
+            let (min, max) = parse_to_ports(arg)?;
+            info.flags |= F_MAP_PORT;
+            (info.min_port, info.max_port) = (min, max);
+        }
+        Opt::RandomSeed => info.seed = parse_seed(arg)?,
+    }
+    Ok(())
+}
+
+/// `ADDR[-ADDR][:PORT[-PORT]]` or `PREFIX/LEN[:PORT[-PORT]]`.
+fn syntax_v4(arg: &str) -> Result<ToSource, ParseError> {
     let (addrs, ports) = match arg.split_once(':') {
         Some((addrs, ports)) => (addrs, Some(ports)),
         None => (arg, None),
     };
-    let addrs = parse_range(addrs, parse_addr_v4)?;
-    let ports = ports.map(|p| parse_range(p, parse_port)).transpose()?;
-    Ok(Parts { addrs, ports }.into_info(Family::V4))
+    Ok(ToSource {
+        addrs: parse_addrs(addrs, Family::V4)?,
+        ports: ports.map(|p| parse_range(p, parse_port)).transpose()?,
+    })
 }
 
-/// `[ADDR][-[ADDR]][:PORT[-PORT]]`, `[ADDR-ADDR][:PORT[-PORT]]` or bare `ADDR[-ADDR]`.
-fn parse_v6(arg: &str) -> Result<SsnatInfo, ParseError> {
+/// Bare `ADDR[-ADDR]` or `PREFIX/LEN`; or bracketed `[ADDR]`, `[ADDR]-[ADDR]`,
+/// `[ADDR-ADDR]`, `[PREFIX]/LEN` or `[PREFIX/LEN]`, each with an optional
+/// `:PORT[-PORT]`.
+fn syntax_v6(arg: &str) -> Result<ToSource, ParseError> {
+    let syntax = || ParseError::BadSyntax(arg.to_owned());
     let Some(inner) = arg.strip_prefix('[') else {
         // Bare: no port possible (its colon would be part of the address).
-        if arg.contains([']', '[']) {
-            return Err(ParseError::BadSyntax(arg.to_owned()));
-        }
-        let addrs = parse_range(arg, parse_addr_v6)?;
-        return Ok(Parts { addrs, ports: None }.into_info(Family::V6));
-    };
-    let syntax = || ParseError::BadSyntax(arg.to_owned());
-    let (first, rest) = inner.split_once(']').ok_or_else(syntax)?;
-    let (addrs, rest) = if let Some(after_dash) = rest.strip_prefix('-') {
-        // "[a]-[b]..."
-        let second = after_dash.strip_prefix('[').ok_or_else(syntax)?;
-        let (second, rest) = second.split_once(']').ok_or_else(syntax)?;
-        if first.contains('-') {
+        if arg.contains(['[', ']']) {
             return Err(syntax());
         }
-        ((parse_addr_v6(first)?, parse_addr_v6(second)?), rest)
+        let addrs = parse_addrs(arg, Family::V6)?;
+        return Ok(ToSource { addrs, ports: None });
+    };
+    let (first, rest) = inner.split_once(']').ok_or_else(syntax)?;
+    let single = |s: &str| {
+        if s.contains(['-', '/']) {
+            Err(syntax())
+        } else {
+            parse_addr(s, Family::V6)
+        }
+    };
+    let (addrs, rest) = if let Some(second) = rest.strip_prefix("-[") {
+        // "[a]-[b]..."
+        let (second, rest) = second.split_once(']').ok_or_else(syntax)?;
+        (Addrs::Range(single(first)?, single(second)?), rest)
+    } else if let Some(len_ports) = rest.strip_prefix('/') {
+        // "[prefix]/len..."
+        if len_ports.contains(['[', ']']) {
+            return Err(syntax());
+        }
+        let (len, rest) = len_ports.split_at(len_ports.find(':').unwrap_or(len_ports.len()));
+        (
+            Addrs::Prefix(single(first)?, parse_prefix_len(len, Family::V6)?),
+            rest,
+        )
     } else {
-        // "[a]..." or "[a-b]..."
-        (parse_range(first, parse_addr_v6)?, rest)
+        // "[a]...", "[a-b]..." or "[prefix/len]..."
+        (parse_addrs(first, Family::V6)?, rest)
     };
     let ports = match rest {
         "" => None,
         _ => {
             let ports = rest.strip_prefix(':').ok_or_else(syntax)?;
+            if ports.contains(['[', ']']) {
+                return Err(syntax());
+            }
             Some(parse_range(ports, parse_port)?)
         }
     };
-    Ok(Parts { addrs, ports }.into_info(Family::V6))
+    Ok(ToSource { addrs, ports })
+}
+
+/// `ADDR`, `ADDR-ADDR` or `PREFIX/LEN` of `family`, no brackets.
+fn parse_addrs(s: &str, family: Family) -> Result<Addrs, ParseError> {
+    match s.split_once('/') {
+        Some((addr, len)) => Ok(Addrs::Prefix(
+            parse_addr(addr, family)?,
+            parse_prefix_len(len, family)?,
+        )),
+        None => {
+            let (min, max) = parse_range(s, |a| parse_addr(a, family))?;
+            Ok(Addrs::Range(min, max))
+        }
+    }
 }
 
 /// `X` or `X-X`, each parsed with `one`; a single value gives `(x, x)`.
 fn parse_range<T: Copy>(
     s: &str,
-    one: fn(&str) -> Result<T, ParseError>,
+    one: impl Fn(&str) -> Result<T, ParseError>,
 ) -> Result<(T, T), ParseError> {
     match s.split_once('-') {
         Some((min, max)) => Ok((one(min)?, one(max)?)),
@@ -211,23 +441,36 @@ fn parse_range<T: Copy>(
     }
 }
 
-fn parse_addr_v4(s: &str) -> Result<[u8; 16], ParseError> {
-    let addr: Ipv4Addr = s
-        .parse()
-        .map_err(|_| ParseError::BadAddress(s.to_owned()))?;
-    let mut bytes = [0; 16];
-    bytes[..4].copy_from_slice(&addr.octets());
-    Ok(bytes)
+fn parse_addr(s: &str, family: Family) -> Result<[u8; 16], ParseError> {
+    let bad = || ParseError::BadAddress(s.to_owned());
+    match family {
+        Family::V4 => {
+            let addr: Ipv4Addr = s.parse().map_err(|_| bad())?;
+            let mut bytes = [0; 16];
+            bytes[..4].copy_from_slice(&addr.octets());
+            Ok(bytes)
+        }
+        Family::V6 => s.parse::<Ipv6Addr>().map(|a| a.octets()).map_err(|_| bad()),
+    }
 }
 
-fn parse_addr_v6(s: &str) -> Result<[u8; 16], ParseError> {
-    s.parse::<Ipv6Addr>()
-        .map(|a| a.octets())
-        .map_err(|_| ParseError::BadAddress(s.to_owned()))
+/// A decimal prefix length, 1 to the family's address bits.
+fn parse_prefix_len(s: &str, family: Family) -> Result<u8, ParseError> {
+    let bad = || ParseError::BadPrefixLen {
+        len: s.to_owned(),
+        family,
+    };
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    match s.parse::<u8>() {
+        Ok(len) if (1..=family.addr_bits()).contains(&len) => Ok(len),
+        _ => Err(bad()),
+    }
 }
 
-/// A decimal port, 1-65535. Names from /etc/services are not taken: the rule has no
-/// protocol to look them up for.
+/// A decimal port, 1-65535. Names from /etc/services are not taken: the rule's protocol
+/// is not known when the option is parsed.
 fn parse_port(s: &str) -> Result<u16, ParseError> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return Err(ParseError::BadPort(s.to_owned()));
@@ -239,67 +482,192 @@ fn parse_port(s: &str) -> Result<u16, ParseError> {
     }
 }
 
-/// Writes `info` in the `--to-source` syntax for a rule of `family`: what `iptables-save`
-/// shows after `--to-source` and `iptables -L` after `to:`. Everything
-/// [`parse_to_source`] accepts comes back in a form it parses to the same info.
-///
-/// An info without an address (port only, which this parser does not produce) prints as
-/// `:PORT[-PORT]`.
+/// The checks on values that the syntax lets through; [`SsnatInfo::validate`] makes
+/// them too, but these messages show what was wrong.
+fn check_values(to: &ToSource, family: Family) -> Result<(), ParseError> {
+    match to.addrs {
+        Addrs::Range(min, max) => {
+            let text = || format!("{}-{}", addr_text(&min, family), addr_text(&max, family));
+            if min > max {
+                return Err(ParseError::ReversedAddrRange(text()));
+            }
+            if family == Family::V6 && min[..8] != max[..8] {
+                return Err(ParseError::WideRange(text()));
+            }
+        }
+        Addrs::Prefix(addr, len) => {
+            let network = network_of(&addr, len, family);
+            if network != addr {
+                return Err(ParseError::HostBitsSet {
+                    given: format!("{}/{len}", addr_text(&addr, family)),
+                    network: format!("{}/{len}", addr_text(&network, family)),
+                });
+            }
+        }
+    }
+    to.ports.map_or(Ok(()), check_ports)
+}
+
+fn check_ports((min, max): (u16, u16)) -> Result<(), ParseError> {
+    if min > max {
+        return Err(ParseError::ReversedPortRange(format!("{min}-{max}")));
+    }
+    Ok(())
+}
+
+/// Bytes of an address of `family` (4 or 16).
+const fn addr_len(family: Family) -> usize {
+    family.addr_bits() as usize / 8
+}
+
+/// `addr` with the host bits of a `/len` cleared.
+fn network_of(addr: &[u8; 16], len: u8, family: Family) -> [u8; 16] {
+    let mut net = [0; 16];
+    for i in 0..addr_len(family) {
+        net[i] = addr[i] & !host_mask_byte(len.into(), i);
+    }
+    net
+}
+
+/// The last address of the prefix `net/len`: the host bits all set.
+fn last_of_prefix(net: &[u8; 16], len: u8, family: Family) -> [u8; 16] {
+    let mut last = [0; 16];
+    for i in 0..addr_len(family) {
+        last[i] = net[i] | host_mask_byte(len.into(), i);
+    }
+    last
+}
+
+/// An address of `family` in its usual text form.
+fn addr_text(bytes: &[u8; 16], family: Family) -> String {
+    match family {
+        Family::V4 => Ipv4Addr::new(bytes[0], bytes[1], bytes[2], bytes[3]).to_string(),
+        Family::V6 => Ipv6Addr::from(*bytes).to_string(),
+    }
+}
+
+/// `MIN` or `MIN-MAX`.
+fn ports_text(min: u16, max: u16) -> String {
+    if min == max {
+        min.to_string()
+    } else {
+        format!("{min}-{max}")
+    }
+}
+
+/// Writes `info`'s addresses (and port, if any) in the `--to-source` syntax for a rule of
+/// `family`. Everything [`parse_to_source`] accepts comes back in a form it parses to
+/// the same info. An info without an address prints as `:PORT[-PORT]` (only used in
+/// `-L` of an info no option made, which validate() refuses anyway).
 pub fn format_to_source(info: &SsnatInfo, family: Family) -> String {
     let with_port = info.flags & F_MAP_PORT != 0;
     let mut out = String::new();
     if info.flags & F_MAP_ADDR != 0 {
         let (min, max) = (&info.min_addr, &info.max_addr);
-        match family {
-            Family::V4 => {
-                out.push_str(&v4_of(min).to_string());
-                if min != max {
-                    out.push('-');
-                    out.push_str(&v4_of(max).to_string());
-                }
-            }
-            // Brackets are needed only when a port follows.
-            Family::V6 if with_port => {
-                out.push_str(&format!("[{}]", Ipv6Addr::from(*min)));
-                if min != max {
-                    out.push_str(&format!("-[{}]", Ipv6Addr::from(*max)));
-                }
-            }
-            Family::V6 => {
-                out.push_str(&Ipv6Addr::from(*min).to_string());
-                if min != max {
-                    out.push('-');
-                    out.push_str(&Ipv6Addr::from(*max).to_string());
-                }
+        // IPv6 addresses go in brackets only when a port follows.
+        let bracket = |a: &[u8; 16]| match family {
+            Family::V6 if with_port => format!("[{}]", addr_text(a, family)),
+            _ => addr_text(a, family),
+        };
+        if info.flags & F_PREFIX != 0 {
+            out.push_str(&format!("{}/{}", bracket(min), info.prefix_len));
+        } else {
+            out.push_str(&bracket(min));
+            if min != max {
+                out.push('-');
+                out.push_str(&bracket(max));
             }
         }
     }
     if with_port {
-        out.push_str(&format!(":{}", info.min_port));
-        if info.min_port != info.max_port {
-            out.push_str(&format!("-{}", info.max_port));
-        }
+        out.push(':');
+        out.push_str(&ports_text(info.min_port, info.max_port));
     }
     out
 }
 
-fn v4_of(bytes: &[u8; 16]) -> Ipv4Addr {
-    Ipv4Addr::new(bytes[0], bytes[1], bytes[2], bytes[3])
+/// The target's part of an `iptables -L` line: ` to:ADDR...` for an address, else
+/// ` ports:PORT[-PORT]` for a port alone, then ` random-seed:0xN` unless the seed is
+/// the default.
+pub fn print_text(info: &SsnatInfo, family: Family) -> String {
+    let mut out = String::new();
+    if info.flags & F_MAP_ADDR != 0 {
+        out.push_str(" to:");
+        out.push_str(&format_to_source(info, family));
+    } else if info.flags & F_MAP_PORT != 0 {
+        out.push_str(" ports:");
+        out.push_str(&ports_text(info.min_port, info.max_port));
+    }
+    if info.seed != DEFAULT_SEED {
+        out.push_str(&format!(" random-seed:{:#x}", info.seed));
+    }
+    out
 }
 
-/// The final check of a rule: `--to-source` was given (bit `to_source_bit` of `xflags`,
-/// the options libxtables saw) and the info passes the very [`SsnatInfo::validate`] the
-/// kernel's checkentry runs. The error is the message, without the `SSNAT: ` prefix.
+/// The target's options as `iptables-save` writes them: what [`apply_option`] turns back
+/// into the same info. A port goes with the address in `--to-source` when there is one
+/// (whether it was given there or by `--to-ports`), else in `--to-ports`.
+pub fn save_text(info: &SsnatInfo, family: Family) -> String {
+    let mut out = String::new();
+    if info.flags & F_MAP_ADDR != 0 {
+        out.push_str(" --to-source ");
+        out.push_str(&format_to_source(info, family));
+    } else if info.flags & F_MAP_PORT != 0 {
+        out.push_str(" --to-ports ");
+        out.push_str(&ports_text(info.min_port, info.max_port));
+    }
+    if info.seed != DEFAULT_SEED {
+        out.push_str(&format!(" --random-seed {:#x}", info.seed));
+    }
+    out
+}
+
+/// The protocol a rule matches (`-p`), as the extension saw it in the rule's entry.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RuleProto {
+    /// The protocol number; 0 when no `-p` (or `-p all`) was given.
+    pub proto: u8,
+    /// `! -p PROTO`: every protocol but this one.
+    pub inverted: bool,
+}
+
+impl RuleProto {
+    /// What [`SsnatInfo::validate`] takes: the protocol, 0 for any or an inverted match
+    /// (as the kernel's checkentry computes it from the same entry).
+    pub const fn for_validate(self) -> u8 {
+        if self.inverted {
+            0
+        } else {
+            self.proto
+        }
+    }
+}
+
+/// The final check of a rule: `--to-source` or `--to-ports` was given (`xflags`: the
+/// options libxtables saw, bit [`Opt::bit`] each), and the info passes the very
+/// [`SsnatInfo::validate`] the kernel's checkentry runs, with the rule's protocol. The
+/// error is the message, without the `SSNAT: ` prefix.
 pub fn final_check(
     xflags: u32,
-    to_source_bit: u32,
     info: &SsnatInfo,
     family: Family,
+    proto: RuleProto,
 ) -> Result<(), String> {
-    if xflags & (1 << to_source_bit) == 0 {
-        return Err("--to-source is required".to_owned());
+    if xflags & (Opt::ToSource.bit() | Opt::ToPorts.bit()) == 0 {
+        return Err("--to-source or --to-ports is required".to_owned());
     }
-    info.validate(family.nfproto()).map_err(|e| e.to_string())
+    info.validate(family.nfproto(), proto.for_validate())
+        .map_err(|e| match e {
+            InfoError::PortNeedsProtocol if proto.inverted => {
+                format!("{e}, not an inverted ! -p")
+            }
+            // -p given after the SSNAT options is not known yet when they are parsed.
+            InfoError::PortNeedsProtocol if proto.proto == 0 => {
+                format!("{e} (given before -j SSNAT)")
+            }
+            InfoError::PortNeedsProtocol => format!("{e}, not protocol {}", proto.proto),
+            _ => e.to_string(),
+        })
 }
 
 #[cfg(test)]
@@ -307,33 +675,79 @@ mod tests {
     use super::*;
     use ssnat_core::abi::InfoError;
 
+    const UDP: RuleProto = RuleProto {
+        proto: 17,
+        inverted: false,
+    };
+    const ANY: RuleProto = RuleProto {
+        proto: 0,
+        inverted: false,
+    };
+
+    /// One rule's options, as `(option, argument)`, applied to a zeroed info.
+    fn rule(opts: &[(Opt, &str)], family: Family) -> Result<SsnatInfo, ParseError> {
+        let mut info = SsnatInfo::zeroed();
+        for &(opt, arg) in opts {
+            apply_option(&mut info, opt, arg, family)?;
+        }
+        Ok(info)
+    }
+
+    fn seen(opts: &[(Opt, &str)]) -> u32 {
+        opts.iter().fold(0, |x, (o, _)| x | o.bit())
+    }
+
+    /// A rule with `--to-source ARG` that passes the final check with -p udp.
     fn v4(arg: &str) -> Result<SsnatInfo, ParseError> {
-        parse_to_source(arg, Family::V4)
+        rule(&[(Opt::ToSource, arg)], Family::V4)
     }
 
     fn v6(arg: &str) -> Result<SsnatInfo, ParseError> {
-        parse_to_source(arg, Family::V6)
+        rule(&[(Opt::ToSource, arg)], Family::V6)
     }
 
-    fn addr16(a: impl Into<std::net::IpAddr>) -> [u8; 16] {
-        match a.into() {
-            std::net::IpAddr::V4(a) => {
-                let mut b = [0; 16];
-                b[..4].copy_from_slice(&a.octets());
-                b
-            }
-            std::net::IpAddr::V6(a) => a.octets(),
-        }
+    fn ip4(s: &str) -> [u8; 16] {
+        let mut b = [0; 16];
+        b[..4].copy_from_slice(&s.parse::<Ipv4Addr>().unwrap().octets());
+        b
     }
 
-    /// Parses, validates, prints, parses the printed form again: must be the same info.
-    fn round_trip(arg: &str, family: Family) -> String {
-        let info = parse_to_source(arg, family).unwrap();
-        let saved = format_to_source(&info, family);
-        let again = parse_to_source(&saved, family)
-            .unwrap_or_else(|e| panic!("saved form {saved:?} of {arg:?} refused: {e}"));
-        assert_eq!(info, again, "{arg:?} -> {saved:?}");
-        saved
+    fn ip6(s: &str) -> [u8; 16] {
+        s.parse::<Ipv6Addr>().unwrap().octets()
+    }
+
+    /// The options of a `save_text()`, split back into `(option, argument)`.
+    fn options_of(saved: &str) -> Vec<(Opt, String)> {
+        let words: Vec<&str> = saved.split_whitespace().collect();
+        words
+            .chunks(2)
+            .map(|pair| {
+                let name = pair[0].strip_prefix("--").expect("an option");
+                (
+                    Opt::from_name(name).expect("known option"),
+                    pair[1].to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    /// Parses, checks (with -p udp), saves, parses the saved form again: the same info.
+    /// Returns (print, save).
+    fn round_trip(opts: &[(Opt, &str)], family: Family) -> (String, String) {
+        let info = rule(opts, family).unwrap_or_else(|e| panic!("{opts:?}: {e}"));
+        assert_eq!(
+            final_check(seen(opts), &info, family, UDP),
+            Ok(()),
+            "{opts:?}"
+        );
+        let saved = save_text(&info, family);
+        let again_opts = options_of(&saved);
+        let again: Vec<(Opt, &str)> = again_opts.iter().map(|(o, a)| (*o, a.as_str())).collect();
+        let again_info = rule(&again, family)
+            .unwrap_or_else(|e| panic!("saved form {saved:?} of {opts:?} refused: {e}"));
+        assert_eq!(info, again_info, "{opts:?} -> {saved:?}");
+        assert_eq!(save_text(&again_info, family), saved);
+        (print_text(&info, family), saved)
     }
 
     #[test]
@@ -341,12 +755,15 @@ mod tests {
         let info = v4("198.51.100.7:4000").unwrap();
         assert_eq!(info.family, NFPROTO_IPV4);
         assert_eq!(info.flags, F_MAP_ADDR | F_MAP_PORT);
-        assert_eq!(info.min_addr, addr16(Ipv4Addr::new(198, 51, 100, 7)));
+        assert_eq!(info.min_addr, ip4("198.51.100.7"));
         assert_eq!(info.max_addr, info.min_addr);
         assert_eq!((info.min_port, info.max_port), (4000, 4000));
-        assert_eq!(info.validate(NFPROTO_IPV4), Ok(()));
+        assert_eq!(info.validate(NFPROTO_IPV4, 17), Ok(()));
         // Everything else zero, as validate() and the kernel want it.
-        assert_eq!((info.prefix_len, info.seed, info.reserved), (0, 0, 0));
+        assert_eq!(
+            (info.prefix_len, info.seed, info.reserved),
+            (0, DEFAULT_SEED, 0)
+        );
         assert_eq!(info.profile, [0; 32]);
         assert_eq!(info.kernel_private, 0);
     }
@@ -356,21 +773,317 @@ mod tests {
         let info = v4("192.0.2.1").unwrap();
         assert_eq!(info.flags, F_MAP_ADDR);
         assert_eq!((info.min_port, info.max_port), (0, 0));
-        assert_eq!(info.validate(NFPROTO_IPV4), Ok(()));
+        assert_eq!(info.validate(NFPROTO_IPV4, 0), Ok(()));
     }
 
     #[test]
-    fn v4_ranges_parse_into_min_and_max() {
+    fn v4_ranges() {
         let info = v4("10.0.0.1-10.0.0.9:1000-2000").unwrap();
-        assert_eq!(info.min_addr, addr16(Ipv4Addr::new(10, 0, 0, 1)));
-        assert_eq!(info.max_addr, addr16(Ipv4Addr::new(10, 0, 0, 9)));
+        assert_eq!(info.flags, F_MAP_ADDR | F_MAP_PORT);
+        assert_eq!(info.min_addr, ip4("10.0.0.1"));
+        assert_eq!(info.max_addr, ip4("10.0.0.9"));
         assert_eq!((info.min_port, info.max_port), (1000, 2000));
-        // ... and are refused by this revision's validate().
-        assert_eq!(info.validate(NFPROTO_IPV4), Err(InfoError::Unsupported));
-        let info = v4("10.0.0.9-10.0.0.1").unwrap();
-        assert_eq!(info.validate(NFPROTO_IPV4), Err(InfoError::BadAddrRange));
-        let info = v4("10.0.0.1:9-8").unwrap();
-        assert_eq!(info.validate(NFPROTO_IPV4), Err(InfoError::BadPortRange));
+        assert_eq!(info.validate(NFPROTO_IPV4, 6), Ok(()));
+        let info = v4("10.0.0.1-10.0.0.9").unwrap();
+        assert_eq!(info.flags, F_MAP_ADDR);
+        assert_eq!(info.validate(NFPROTO_IPV4, 0), Ok(()));
+    }
+
+    #[test]
+    fn v4_prefixes() {
+        let info = v4("10.1.0.0/16").unwrap();
+        assert_eq!(info.flags, F_MAP_ADDR | F_PREFIX);
+        assert_eq!(info.prefix_len, 16);
+        assert_eq!(info.min_addr, ip4("10.1.0.0"));
+        assert_eq!(info.max_addr, ip4("10.1.255.255"));
+        assert_eq!(info.validate(NFPROTO_IPV4, 0), Ok(()));
+
+        let info = v4("10.1.0.0/20:4000-4100").unwrap();
+        assert_eq!(info.flags, F_MAP_ADDR | F_PREFIX | F_MAP_PORT);
+        assert_eq!(info.max_addr, ip4("10.1.15.255"));
+        assert_eq!((info.min_port, info.max_port), (4000, 4100));
+        assert_eq!(info.validate(NFPROTO_IPV4, 17), Ok(()));
+
+        for (arg, max) in [
+            ("192.0.2.7/32", "192.0.2.7"),
+            ("128.0.0.0/1", "255.255.255.255"),
+        ] {
+            let info = v4(arg).unwrap();
+            assert_eq!(info.max_addr, ip4(max), "{arg}");
+            assert_eq!(info.validate(NFPROTO_IPV4, 0), Ok(()), "{arg}");
+        }
+    }
+
+    #[test]
+    fn v6_forms() {
+        let a = ip6("2001:db8::7");
+        let b = ip6("2001:db8::9");
+        let info = v6("[2001:db8::7]:4000").unwrap();
+        assert_eq!(info.family, NFPROTO_IPV6);
+        assert_eq!(info.flags, F_MAP_ADDR | F_MAP_PORT);
+        assert_eq!((info.min_addr, info.max_addr), (a, a));
+        assert_eq!((info.min_port, info.max_port), (4000, 4000));
+        assert_eq!(info.validate(NFPROTO_IPV6, 17), Ok(()));
+
+        for bare in ["2001:db8::7", "[2001:db8::7]"] {
+            let info = v6(bare).unwrap();
+            assert_eq!(info.flags, F_MAP_ADDR, "{bare}");
+            assert_eq!((info.min_addr, info.max_addr), (a, a), "{bare}");
+            assert_eq!(info.validate(NFPROTO_IPV6, 0), Ok(()));
+        }
+        for range in [
+            "2001:db8::7-2001:db8::9",
+            "[2001:db8::7]-[2001:db8::9]",
+            "[2001:db8::7-2001:db8::9]",
+        ] {
+            let info = v6(range).unwrap();
+            assert_eq!((info.min_addr, info.max_addr), (a, b), "{range}");
+            assert_eq!(info.flags, F_MAP_ADDR, "{range}");
+            assert_eq!(info.validate(NFPROTO_IPV6, 0), Ok(()));
+        }
+        for range in [
+            "[2001:db8::7]-[2001:db8::9]:1-2",
+            "[2001:db8::7-2001:db8::9]:1-2",
+        ] {
+            let info = v6(range).unwrap();
+            assert_eq!((info.min_addr, info.max_addr), (a, b), "{range}");
+            assert_eq!((info.min_port, info.max_port), (1, 2), "{range}");
+            assert_eq!(info.validate(NFPROTO_IPV6, 17), Ok(()));
+        }
+        // A bare address's last group is never a port.
+        let info = v6("2001:db8::7:4000").unwrap();
+        assert_eq!(info.flags, F_MAP_ADDR);
+        // IPv4-mapped addresses are IPv6 addresses.
+        assert!(v6("::ffff:192.0.2.1").is_ok());
+    }
+
+    #[test]
+    fn v6_prefixes() {
+        let last = ip6("2001:db8::ffff:ffff:ffff:ffff");
+        for arg in ["2001:db8::/64", "[2001:db8::]/64", "[2001:db8::/64]"] {
+            let info = v6(arg).unwrap();
+            assert_eq!(info.flags, F_MAP_ADDR | F_PREFIX, "{arg}");
+            assert_eq!(info.prefix_len, 64, "{arg}");
+            assert_eq!(info.min_addr, ip6("2001:db8::"), "{arg}");
+            assert_eq!(info.max_addr, last, "{arg}");
+            assert_eq!(info.validate(NFPROTO_IPV6, 0), Ok(()), "{arg}");
+        }
+        for arg in ["[2001:db8::]/64:4000", "[2001:db8::/64]:4000"] {
+            let info = v6(arg).unwrap();
+            assert_eq!(info.flags, F_MAP_ADDR | F_PREFIX | F_MAP_PORT, "{arg}");
+            assert_eq!((info.min_addr, info.max_addr), (ip6("2001:db8::"), last));
+            assert_eq!((info.min_port, info.max_port), (4000, 4000), "{arg}");
+            assert_eq!(info.validate(NFPROTO_IPV6, 6), Ok(()), "{arg}");
+        }
+        let info = v6("[2001:db8::1:0]/112:4000-4100").unwrap();
+        assert_eq!(info.max_addr, ip6("2001:db8::1:ffff"));
+        assert_eq!((info.min_port, info.max_port), (4000, 4100));
+        let info = v6("2001:db8::7/128").unwrap();
+        assert_eq!(
+            (info.min_addr, info.max_addr),
+            (ip6("2001:db8::7"), ip6("2001:db8::7"))
+        );
+        // A prefix may be wider than a /64: it maps one-to-one.
+        let info = v6("2001:db8::/32").unwrap();
+        assert_eq!(info.max_addr, ip6("2001:db8:ffff:ffff:ffff:ffff:ffff:ffff"));
+        assert_eq!(info.validate(NFPROTO_IPV6, 0), Ok(()));
+    }
+
+    #[test]
+    fn to_ports_and_seed() {
+        let opts = [(Opt::ToPorts, "4000-4100")];
+        let info = rule(&opts, Family::V4).unwrap();
+        assert_eq!(info.family, NFPROTO_IPV4);
+        assert_eq!(info.flags, F_MAP_PORT);
+        assert_eq!((info.min_port, info.max_port), (4000, 4100));
+        assert_eq!((info.min_addr, info.max_addr), ([0; 16], [0; 16]));
+        assert_eq!(final_check(seen(&opts), &info, Family::V4, UDP), Ok(()));
+        let info = rule(&[(Opt::ToPorts, "53")], Family::V6).unwrap();
+        assert_eq!(
+            (info.family, info.min_port, info.max_port),
+            (NFPROTO_IPV6, 53, 53)
+        );
+
+        // --to-source without a port takes the port of --to-ports, in either order.
+        for opts in [
+            [(Opt::ToSource, "192.0.2.1"), (Opt::ToPorts, "4000")],
+            [(Opt::ToPorts, "4000"), (Opt::ToSource, "192.0.2.1")],
+        ] {
+            let info = rule(&opts, Family::V4).unwrap();
+            assert_eq!(info, v4("192.0.2.1:4000").unwrap(), "{opts:?}");
+        }
+
+        for (arg, seed) in [
+            ("0", 0),
+            ("4660", 0x1234),
+            ("0x1234", 0x1234),
+            ("0XfFfFfFfF", u32::MAX),
+        ] {
+            let opts = [(Opt::ToSource, "192.0.2.1"), (Opt::RandomSeed, arg)];
+            let info = rule(&opts, Family::V4).unwrap();
+            assert_eq!(info.seed, seed, "{arg}");
+            assert_eq!(final_check(seen(&opts), &info, Family::V4, ANY), Ok(()));
+        }
+        assert_eq!(v4("192.0.2.1").unwrap().seed, DEFAULT_SEED);
+    }
+
+    #[test]
+    fn refused_with_clear_messages() {
+        use Family::{V4, V6};
+        let cases: &[(Family, &[(Opt, &str)], &str)] = &[
+            (
+                V4,
+                &[(Opt::ToSource, "10.0.0.9-10.0.0.1")],
+                "bad address range 10.0.0.9-10.0.0.1: the first address is above the last",
+            ),
+            (
+                V4,
+                &[(Opt::ToSource, "10.0.0.1:4000-3000")],
+                "bad port range 4000-3000: the first port is above the last",
+            ),
+            (
+                V4,
+                &[(Opt::ToPorts, "4000-3000")],
+                "bad port range 4000-3000: the first port is above the last",
+            ),
+            (
+                V4,
+                &[(Opt::ToSource, "10.1.0.0/33")],
+                "bad prefix length \"33\": 1-32 for IPv4",
+            ),
+            (
+                V4,
+                &[(Opt::ToSource, "10.1.0.0/0")],
+                "bad prefix length \"0\": 1-32 for IPv4",
+            ),
+            (
+                V4,
+                &[(Opt::ToSource, "10.1.0.0/")],
+                "bad prefix length \"\": 1-32 for IPv4",
+            ),
+            (
+                V4,
+                &[(Opt::ToSource, "10.1.0.0/255.255.0.0")],
+                "bad prefix length \"255.255.0.0\": 1-32 for IPv4",
+            ),
+            (
+                V4,
+                &[(Opt::ToSource, "10.1.2.0/16")],
+                "10.1.2.0/16 has host bits set; did you mean 10.1.0.0/16?",
+            ),
+            (
+                V4,
+                &[(Opt::ToSource, "10.1.2.3/24:53")],
+                "10.1.2.3/24 has host bits set; did you mean 10.1.2.0/24?",
+            ),
+            (
+                V4,
+                &[(Opt::ToSource, "10.0.0.0-10.0.0.5/24")],
+                "bad address \"10.0.0.0-10.0.0.5\"",
+            ),
+            (
+                V6,
+                &[(Opt::ToSource, "2001:db8::/129")],
+                "bad prefix length \"129\": 1-128 for IPv6",
+            ),
+            (
+                V6,
+                &[(Opt::ToSource, "[2001:db8::]/129:5")],
+                "bad prefix length \"129\": 1-128 for IPv6",
+            ),
+            (
+                V6,
+                &[(Opt::ToSource, "2001:db8::1/64")],
+                "2001:db8::1/64 has host bits set; did you mean 2001:db8::/64?",
+            ),
+            (
+                V6,
+                &[(Opt::ToSource, "[2001:db8::1]/64:4000")],
+                "2001:db8::1/64 has host bits set; did you mean 2001:db8::/64?",
+            ),
+            (
+                V6,
+                &[(Opt::ToSource, "2001:db8::1-2001:db8:0:1::1")],
+                "IPv6 address range 2001:db8::1-2001:db8:0:1::1 is wider than a /64: both ends \
+              must share the first 64 bits",
+            ),
+            (
+                V6,
+                &[(Opt::ToSource, "[2001:db8::ff]-[2001:db8::1]:5")],
+                "bad address range 2001:db8::ff-2001:db8::1: the first address is above the last",
+            ),
+            (
+                V6,
+                &[(Opt::ToSource, "10.1.0.0")],
+                "\"10.1.0.0\" is an IPv4 address, this is an IPv6 rule (use iptables)",
+            ),
+            (
+                V6,
+                &[(Opt::ToSource, "10.1.0.0/16:53")],
+                "\"10.1.0.0/16:53\" is an IPv4 address, this is an IPv6 rule (use iptables)",
+            ),
+            (
+                V4,
+                &[(Opt::ToSource, "2001:db8::/64")],
+                "\"2001:db8::/64\" is an IPv6 address, this is an IPv4 rule (use ip6tables)",
+            ),
+            (
+                V4,
+                &[(Opt::ToSource, "10.0.0.1:4000"), (Opt::ToPorts, "5000")],
+                "--to-ports and a port in --to-source are exclusive",
+            ),
+            (
+                V4,
+                &[(Opt::ToPorts, "5000"), (Opt::ToSource, "10.0.0.1:4000")],
+                "--to-ports and a port in --to-source are exclusive",
+            ),
+            (
+                V6,
+                &[
+                    (Opt::ToSource, "[2001:db8::1]:4000"),
+                    (Opt::ToPorts, "5000"),
+                ],
+                "--to-ports and a port in --to-source are exclusive",
+            ),
+            (
+                V4,
+                &[(Opt::RandomSeed, "-1")],
+                "bad --random-seed \"-1\": a number 0-4294967295, decimal or 0x hex",
+            ),
+            (
+                V4,
+                &[(Opt::RandomSeed, "4294967296")],
+                "bad --random-seed \"4294967296\": a number 0-4294967295, decimal or 0x hex",
+            ),
+            (
+                V4,
+                &[(Opt::RandomSeed, "0x")],
+                "bad --random-seed \"0x\": a number 0-4294967295, decimal or 0x hex",
+            ),
+            (
+                V4,
+                &[(Opt::RandomSeed, "+5")],
+                "bad --random-seed \"+5\": a number 0-4294967295, decimal or 0x hex",
+            ),
+            (
+                V4,
+                &[(Opt::RandomSeed, "0x1g")],
+                "bad --random-seed \"0x1g\": a number 0-4294967295, decimal or 0x hex",
+            ),
+            (
+                V4,
+                &[(Opt::ToPorts, "0")],
+                "port \"0\" out of range 1-65535",
+            ),
+            (V4, &[(Opt::ToPorts, "")], "bad port \"\""),
+            (V4, &[(Opt::ToPorts, "http")], "bad port \"http\""),
+        ];
+        for &(family, opts, message) in cases {
+            match rule(opts, family) {
+                Err(e) => assert_eq!(e.to_string(), message, "{family:?} {opts:?}"),
+                Ok(info) => panic!("{family:?} {opts:?} accepted: {info:?}"),
+            }
+        }
     }
 
     #[test]
@@ -411,48 +1124,6 @@ mod tests {
     }
 
     #[test]
-    fn v6_forms() {
-        let a = addr16("2001:db8::7".parse::<Ipv6Addr>().unwrap());
-        let b = addr16("2001:db8::9".parse::<Ipv6Addr>().unwrap());
-        let info = v6("[2001:db8::7]:4000").unwrap();
-        assert_eq!(info.family, NFPROTO_IPV6);
-        assert_eq!(info.flags, F_MAP_ADDR | F_MAP_PORT);
-        assert_eq!((info.min_addr, info.max_addr), (a, a));
-        assert_eq!((info.min_port, info.max_port), (4000, 4000));
-        assert_eq!(info.validate(NFPROTO_IPV6), Ok(()));
-
-        for bare in ["2001:db8::7", "[2001:db8::7]"] {
-            let info = v6(bare).unwrap();
-            assert_eq!(info.flags, F_MAP_ADDR, "{bare}");
-            assert_eq!((info.min_addr, info.max_addr), (a, a), "{bare}");
-            assert_eq!(info.validate(NFPROTO_IPV6), Ok(()));
-        }
-        for range in [
-            "2001:db8::7-2001:db8::9",
-            "[2001:db8::7]-[2001:db8::9]",
-            "[2001:db8::7-2001:db8::9]",
-        ] {
-            let info = v6(range).unwrap();
-            assert_eq!((info.min_addr, info.max_addr), (a, b), "{range}");
-            assert_eq!(info.flags, F_MAP_ADDR, "{range}");
-        }
-        for range in [
-            "[2001:db8::7]-[2001:db8::9]:1-2",
-            "[2001:db8::7-2001:db8::9]:1-2",
-        ] {
-            let info = v6(range).unwrap();
-            assert_eq!((info.min_addr, info.max_addr), (a, b), "{range}");
-            assert_eq!((info.min_port, info.max_port), (1, 2), "{range}");
-            assert_eq!(info.validate(NFPROTO_IPV6), Err(InfoError::Unsupported));
-        }
-        // A bare address's last group is never a port.
-        let info = v6("2001:db8::7:4000").unwrap();
-        assert_eq!(info.flags, F_MAP_ADDR);
-        // IPv4-mapped addresses are IPv6 addresses.
-        assert!(v6("::ffff:192.0.2.1").is_ok());
-    }
-
-    #[test]
     fn v6_bad_input() {
         let bad_addr = |s: &str| ParseError::BadAddress(s.to_owned());
         let syntax = |s: &str| ParseError::BadSyntax(s.to_owned());
@@ -468,8 +1139,20 @@ mod tests {
             Err(syntax("[2001:db8::7]-2001:db8::9"))
         );
         assert_eq!(v6("[::1-::2]-[::3]"), Err(syntax("[::1-::2]-[::3]")));
+        assert_eq!(v6("[::1]-[::2]-[::3]"), Err(syntax("[::1]-[::2]-[::3]")));
+        assert_eq!(v6("[::1]-[::2/64]"), Err(syntax("[::1]-[::2/64]")));
+        assert_eq!(v6("[::/64]/64"), Err(syntax("[::/64]/64")));
+        assert_eq!(v6("[::]/64]:1"), Err(syntax("[::]/64]:1")));
+        assert_eq!(v6("[::]:1-[2]"), Err(syntax("[::]:1-[2]")));
         assert_eq!(v6("[::1]:0"), Err(ParseError::PortOutOfRange("0".into())));
         assert_eq!(v6("[::1]:x"), Err(ParseError::BadPort("x".into())));
+        assert_eq!(
+            v6("[2001:db8::]/x:1"),
+            Err(ParseError::BadPrefixLen {
+                len: "x".into(),
+                family: Family::V6
+            })
+        );
     }
 
     #[test]
@@ -505,35 +1188,208 @@ mod tests {
             "port \"0\" out of range 1-65535"
         );
         assert_eq!(v4("1.2.3.4:ab").unwrap_err().to_string(), "bad port \"ab\"");
+        assert_eq!(
+            v6("[::1").unwrap_err().to_string(),
+            "bad --to-source \"[::1\": with a port, IPv6 addresses are written \
+             [ADDR]:PORT, [ADDR]-[ADDR]:PORT or [PREFIX]/LEN:PORT"
+        );
     }
 
     #[test]
     fn print_save_round_trip() {
         use Family::{V4, V6};
-        assert_eq!(round_trip("198.51.100.7:4000", V4), "198.51.100.7:4000");
-        assert_eq!(round_trip("198.51.100.7", V4), "198.51.100.7");
-        assert_eq!(
-            round_trip("10.0.0.1-10.0.0.9:1000-2000", V4),
-            "10.0.0.1-10.0.0.9:1000-2000"
-        );
-        assert_eq!(round_trip("10.0.0.1-10.0.0.1:5-5", V4), "10.0.0.1:5");
-        assert_eq!(round_trip("[2001:db8::7]:4000", V6), "[2001:db8::7]:4000");
-        assert_eq!(round_trip("[2001:0db8:0::7]", V6), "2001:db8::7");
-        assert_eq!(round_trip("2001:db8::7", V6), "2001:db8::7");
-        assert_eq!(
-            round_trip("2001:db8::7-2001:db8::9", V6),
-            "2001:db8::7-2001:db8::9"
-        );
-        assert_eq!(
-            round_trip("[2001:db8::7-2001:db8::9]:1-2", V6),
-            "[2001:db8::7]-[2001:db8::9]:1-2"
-        );
-        assert_eq!(
-            round_trip("[::ffff:192.0.2.1]:53", V6),
-            "[::ffff:192.0.2.1]:53"
-        );
-        assert_eq!(round_trip("[::]:1", V6), "[::]:1");
-        assert_eq!(round_trip("0.0.0.0:65535", V4), "0.0.0.0:65535");
+        use Opt::{RandomSeed as Seed, ToPorts as Ports, ToSource as To};
+        let cases: &[(Family, &[(Opt, &str)], &str, &str)] = &[
+            (
+                V4,
+                &[(To, "198.51.100.7")],
+                " to:198.51.100.7",
+                " --to-source 198.51.100.7",
+            ),
+            (
+                V4,
+                &[(To, "198.51.100.7:4000")],
+                " to:198.51.100.7:4000",
+                " --to-source 198.51.100.7:4000",
+            ),
+            (
+                V4,
+                &[(To, "198.51.100.7:4000-4100")],
+                " to:198.51.100.7:4000-4100",
+                " --to-source 198.51.100.7:4000-4100",
+            ),
+            (
+                V4,
+                &[(To, "10.0.0.1-10.0.0.9")],
+                " to:10.0.0.1-10.0.0.9",
+                " --to-source 10.0.0.1-10.0.0.9",
+            ),
+            (
+                V4,
+                &[(To, "10.0.0.1-10.0.0.9:1000-2000")],
+                " to:10.0.0.1-10.0.0.9:1000-2000",
+                " --to-source 10.0.0.1-10.0.0.9:1000-2000",
+            ),
+            (
+                V4,
+                &[(To, "10.0.0.1-10.0.0.1:5-5")],
+                " to:10.0.0.1:5",
+                " --to-source 10.0.0.1:5",
+            ),
+            (
+                V4,
+                &[(To, "10.1.0.0/16")],
+                " to:10.1.0.0/16",
+                " --to-source 10.1.0.0/16",
+            ),
+            (
+                V4,
+                &[(To, "10.1.0.0/16:4000")],
+                " to:10.1.0.0/16:4000",
+                " --to-source 10.1.0.0/16:4000",
+            ),
+            (
+                V4,
+                &[(To, "10.1.0.0/16:4000-4100")],
+                " to:10.1.0.0/16:4000-4100",
+                " --to-source 10.1.0.0/16:4000-4100",
+            ),
+            (
+                V4,
+                &[(To, "192.0.2.7/32")],
+                " to:192.0.2.7/32",
+                " --to-source 192.0.2.7/32",
+            ),
+            (V4, &[(Ports, "4000")], " ports:4000", " --to-ports 4000"),
+            (
+                V4,
+                &[(Ports, "4000-4100")],
+                " ports:4000-4100",
+                " --to-ports 4000-4100",
+            ),
+            (
+                V4,
+                &[(To, "192.0.2.1"), (Ports, "4000-4100")],
+                " to:192.0.2.1:4000-4100",
+                " --to-source 192.0.2.1:4000-4100",
+            ),
+            (
+                V4,
+                &[(To, "10.1.0.0/16"), (Ports, "53")],
+                " to:10.1.0.0/16:53",
+                " --to-source 10.1.0.0/16:53",
+            ),
+            (
+                V4,
+                &[(To, "192.0.2.1"), (Seed, "0x1234")],
+                " to:192.0.2.1 random-seed:0x1234",
+                " --to-source 192.0.2.1 --random-seed 0x1234",
+            ),
+            (
+                V4,
+                &[(Seed, "4660"), (Ports, "9")],
+                " ports:9 random-seed:0x1234",
+                " --to-ports 9 --random-seed 0x1234",
+            ),
+            (
+                V4,
+                &[(To, "192.0.2.1"), (Seed, "0")],
+                " to:192.0.2.1",
+                " --to-source 192.0.2.1",
+            ),
+            (
+                V4,
+                &[(To, "0.0.0.0:65535")],
+                " to:0.0.0.0:65535",
+                " --to-source 0.0.0.0:65535",
+            ),
+            (
+                V6,
+                &[(To, "[2001:db8::7]:4000")],
+                " to:[2001:db8::7]:4000",
+                " --to-source [2001:db8::7]:4000",
+            ),
+            (
+                V6,
+                &[(To, "[2001:0db8:0::7]")],
+                " to:2001:db8::7",
+                " --to-source 2001:db8::7",
+            ),
+            (
+                V6,
+                &[(To, "2001:db8::7")],
+                " to:2001:db8::7",
+                " --to-source 2001:db8::7",
+            ),
+            (
+                V6,
+                &[(To, "2001:db8::1-2001:db8::ff")],
+                " to:2001:db8::1-2001:db8::ff",
+                " --to-source 2001:db8::1-2001:db8::ff",
+            ),
+            (
+                V6,
+                &[(To, "[2001:db8::1]-[2001:db8::ff]:4000-4100")],
+                " to:[2001:db8::1]-[2001:db8::ff]:4000-4100",
+                " --to-source [2001:db8::1]-[2001:db8::ff]:4000-4100",
+            ),
+            (
+                V6,
+                &[(To, "[2001:db8::7-2001:db8::9]:1-2")],
+                " to:[2001:db8::7]-[2001:db8::9]:1-2",
+                " --to-source [2001:db8::7]-[2001:db8::9]:1-2",
+            ),
+            (
+                V6,
+                &[(To, "2001:db8::/64")],
+                " to:2001:db8::/64",
+                " --to-source 2001:db8::/64",
+            ),
+            (
+                V6,
+                &[(To, "[2001:db8::/64]")],
+                " to:2001:db8::/64",
+                " --to-source 2001:db8::/64",
+            ),
+            (
+                V6,
+                &[(To, "[2001:db8::]/64:4000")],
+                " to:[2001:db8::]/64:4000",
+                " --to-source [2001:db8::]/64:4000",
+            ),
+            (
+                V6,
+                &[(To, "[2001:db8::/64]:4000-4100")],
+                " to:[2001:db8::]/64:4000-4100",
+                " --to-source [2001:db8::]/64:4000-4100",
+            ),
+            (
+                V6,
+                &[(To, "2001:db8::/64"), (Ports, "4000")],
+                " to:[2001:db8::]/64:4000",
+                " --to-source [2001:db8::]/64:4000",
+            ),
+            (V6, &[(Ports, "53")], " ports:53", " --to-ports 53"),
+            (
+                V6,
+                &[(To, "[::ffff:192.0.2.1]:53")],
+                " to:[::ffff:192.0.2.1]:53",
+                " --to-source [::ffff:192.0.2.1]:53",
+            ),
+            (
+                V6,
+                &[(To, "[::]:1"), (Seed, "0xffffffff")],
+                " to:[::]:1 random-seed:0xffffffff",
+                " --to-source [::]:1 --random-seed 0xffffffff",
+            ),
+        ];
+        for &(family, opts, print, save) in cases {
+            assert_eq!(
+                round_trip(opts, family),
+                (print.to_owned(), save.to_owned()),
+                "{family:?} {opts:?}"
+            );
+        }
     }
 
     #[test]
@@ -544,25 +1400,109 @@ mod tests {
         info.min_port = 7;
         info.max_port = 9;
         assert_eq!(format_to_source(&info, Family::V4), ":7-9");
-        assert_eq!(format_to_source(&info, Family::V6), ":7-9");
+        assert_eq!(print_text(&info, Family::V4), " ports:7-9");
+        assert_eq!(save_text(&info, Family::V6), " --to-ports 7-9");
+        assert_eq!(print_text(&SsnatInfo::zeroed(), Family::V4), "");
     }
 
     #[test]
-    fn final_check_runs_validate() {
+    fn final_check_runs_validate_with_the_protocol() {
         let ok = v4("1.2.3.4:5").unwrap();
-        assert_eq!(final_check(1, 0, &ok, Family::V4), Ok(()));
+        let to = Opt::ToSource.bit();
+        assert_eq!(final_check(to, &ok, Family::V4, UDP), Ok(()));
+        for proto in [1, 6, 17, 33, 58, 132, 136] {
+            let p = RuleProto {
+                proto,
+                inverted: false,
+            };
+            assert_eq!(final_check(to, &ok, Family::V4, p), Ok(()), "{proto}");
+        }
+        let needs = InfoError::PortNeedsProtocol.message();
         assert_eq!(
-            final_check(0, 0, &SsnatInfo::zeroed(), Family::V4),
-            Err("--to-source is required".to_owned())
+            needs,
+            "a port needs -p tcp, udp, udplite, dccp, sctp, icmp or ipv6-icmp"
         );
         assert_eq!(
-            final_check(1, 0, &ok, Family::V6),
+            final_check(to, &ok, Family::V4, ANY),
+            Err(format!("{needs} (given before -j SSNAT)"))
+        );
+        let gre = RuleProto {
+            proto: 47,
+            inverted: false,
+        };
+        assert_eq!(
+            final_check(to, &ok, Family::V4, gre),
+            Err(format!("{needs}, not protocol 47"))
+        );
+        let not_udp = RuleProto {
+            proto: 17,
+            inverted: true,
+        };
+        assert_eq!(
+            final_check(to, &ok, Family::V4, not_udp),
+            Err(format!("{needs}, not an inverted ! -p"))
+        );
+        assert_eq!(not_udp.for_validate(), 0);
+        // No port: any protocol, inverted or not.
+        let addr = v4("1.2.3.4").unwrap();
+        for p in [ANY, gre, not_udp] {
+            assert_eq!(final_check(to, &addr, Family::V4, p), Ok(()));
+        }
+        let ports = rule(&[(Opt::ToPorts, "53")], Family::V6).unwrap();
+        assert_eq!(
+            final_check(Opt::ToPorts.bit(), &ports, Family::V6, ANY),
+            Err(format!("{needs} (given before -j SSNAT)"))
+        );
+        assert_eq!(
+            final_check(0, &SsnatInfo::zeroed(), Family::V4, UDP),
+            Err("--to-source or --to-ports is required".to_owned())
+        );
+        let seed_only = rule(&[(Opt::RandomSeed, "1")], Family::V4).unwrap();
+        assert_eq!(
+            final_check(Opt::RandomSeed.bit(), &seed_only, Family::V4, UDP),
+            Err("--to-source or --to-ports is required".to_owned())
+        );
+        assert_eq!(
+            final_check(to, &ok, Family::V6, UDP),
             Err(InfoError::BadFamily.to_string())
         );
-        let range = v4("1.2.3.4-1.2.3.5").unwrap();
-        assert_eq!(
-            final_check(1, 0, &range, Family::V4),
-            Err("address and port ranges are not supported yet".to_owned())
-        );
+    }
+
+    #[test]
+    fn parsed_infos_pass_validate() {
+        // Whatever the parser accepts, the kernel's validate() accepts (with -p udp).
+        for arg in [
+            "1.2.3.4",
+            "1.2.3.4-1.2.3.4",
+            "1.2.3.4-255.255.255.255:1-65535",
+            "0.0.0.0/1",
+            "255.255.255.255/32:65535",
+            "10.0.0.0/8",
+        ] {
+            let info = v4(arg).unwrap();
+            assert_eq!(info.validate(NFPROTO_IPV4, 17), Ok(()), "{arg}");
+        }
+        for arg in [
+            "::",
+            "[::]:1",
+            "::1-::ffff:ffff:ffff:ffff",
+            "::/1",
+            "ffff::/16",
+            "[2001:db8::ff00]/120:1-2",
+            "2001:db8::7/128",
+        ] {
+            let info = v6(arg).unwrap();
+            assert_eq!(info.validate(NFPROTO_IPV6, 17), Ok(()), "{arg}");
+        }
+    }
+
+    #[test]
+    fn options() {
+        for opt in Opt::ALL {
+            assert_eq!(Opt::from_id(opt.id()), Some(opt));
+            assert_eq!(Opt::from_name(opt.name()), Some(opt));
+        }
+        assert_eq!(Opt::from_id(3), None);
+        assert_eq!(Opt::ToPorts.bit(), 2);
     }
 }

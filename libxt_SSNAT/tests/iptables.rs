@@ -1,13 +1,16 @@
 //! The built `libxt_SSNAT.so` as iptables uses it.
 //!
 //! * With the real `iptables-legacy`/`ip6tables-legacy` (root only, skipped otherwise):
-//!   the help text, and rules the extension must refuse (exit status 2) before anything
-//!   reaches the kernel. No valid rule is added: that needs the kernel module.
+//!   the help text, rules the extension must refuse (exit status 2) before anything
+//!   reaches the kernel, and good rules it lets through to the kernel (checked with `-C`,
+//!   which changes nothing; without the module the kernel then says no, with status 1).
+//!   No rule is added: that needs the kernel module.
 //! * Through libxtables itself, as iptables drives an extension (no root, no kernel):
-//!   `xtables_init_all`, dlopen() of the library by `xtables_find_target`, `x6_parse`,
-//!   `xtables_option_tfcall` (our `x6_fcheck`), then `print` and `save`, and the saved form
-//!   parsed back. This runs in a child process (this test binary again), since the
-//!   extension writes to C's stdout and errors exit the process.
+//!   `xtables_init_all`, dlopen() of the library by `xtables_find_target`, `x6_parse` of
+//!   each option with a rule entry that has a protocol (`-p`), `xtables_option_tfcall`
+//!   (our `x6_fcheck`), then `print` and `save`, and the saved options parsed back. This
+//!   runs in a child process (this test binary again), since the extension writes to C's
+//!   stdout and errors exit the process.
 
 use std::env;
 use std::ffi::{c_char, c_int, CStr, CString};
@@ -100,8 +103,14 @@ fn run(exe: &Path, libdir: &str, args: &[&str]) -> Output {
 #[test]
 fn iptables_legacy_shows_the_help() {
     for (program, addr) in [
-        ("iptables-legacy", "[ipaddr"),
-        ("ip6tables-legacy", "[ipv6addr]"),
+        (
+            "iptables-legacy",
+            " --to-source {ipaddr[-ipaddr]|prefix/len}[:port[-port]]\n",
+        ),
+        (
+            "ip6tables-legacy",
+            " --to-source {[ipv6addr][-[ipv6addr]]|[prefix]/len}:port[-port]\n",
+        ),
     ] {
         let Some((exe, libdir)) = legacy(program) else {
             continue;
@@ -114,48 +123,201 @@ fn iptables_legacy_shows_the_help() {
             "{stdout}"
         );
         assert!(stdout.contains(addr), "{stdout}");
-        assert!(stdout.contains("source of each packet, without connection tracking."));
+        assert!(stdout.contains("\n --to-ports port[-port]\n"), "{stdout}");
+        assert!(stdout.contains("\n --random-seed value\n"), "{stdout}");
+        assert!(
+            stdout.contains("(default 0: the same on every host)."),
+            "{stdout}"
+        );
     }
 }
 
-/// Each case: program, --to-source argument (None: left out), expected message.
-const REFUSED: &[(&str, Option<&str>, &str)] = &[
+/// Each case: program, the rule after `-t raw -A OUTPUT`, expected message.
+const REFUSED: &[(&str, &[&str], &str)] = &[
     (
         "iptables-legacy",
-        Some("1.2.3.4:0"),
+        &["-p", "udp", "-j", "SSNAT", "--to-source", "1.2.3.4:0"],
         "SSNAT: port \"0\" out of range 1-65535",
     ),
     (
         "iptables-legacy",
-        Some("1.2.3"),
+        &["-j", "SSNAT", "--to-source", "1.2.3"],
         "SSNAT: bad address \"1.2.3\"",
     ),
-    ("iptables-legacy", None, "SSNAT: --to-source is required"),
     (
         "iptables-legacy",
-        Some("1.2.3.4-1.2.3.9"),
-        "SSNAT: address and port ranges are not supported yet",
+        &["-p", "udp", "-j", "SSNAT"],
+        "SSNAT: --to-source or --to-ports is required",
+    ),
+    (
+        "iptables-legacy",
+        &["-p", "udp", "-j", "SSNAT", "--random-seed", "7"],
+        "SSNAT: --to-source or --to-ports is required",
+    ),
+    (
+        "iptables-legacy",
+        &["-j", "SSNAT", "--to-source", "10.0.0.9-10.0.0.1"],
+        "SSNAT: bad address range 10.0.0.9-10.0.0.1: the first address is above the last",
+    ),
+    (
+        "iptables-legacy",
+        &[
+            "-p",
+            "udp",
+            "-j",
+            "SSNAT",
+            "--to-source",
+            "10.0.0.1:4000-3000",
+        ],
+        "SSNAT: bad port range 4000-3000: the first port is above the last",
+    ),
+    (
+        "iptables-legacy",
+        &["-p", "udp", "-j", "SSNAT", "--to-ports", "4000-3000"],
+        "SSNAT: bad port range 4000-3000: the first port is above the last",
+    ),
+    (
+        "iptables-legacy",
+        &["-j", "SSNAT", "--to-source", "10.1.0.0/33"],
+        "SSNAT: bad prefix length \"33\": 1-32 for IPv4",
+    ),
+    (
+        "iptables-legacy",
+        &["-j", "SSNAT", "--to-source", "10.1.2.0/16"],
+        "SSNAT: 10.1.2.0/16 has host bits set; did you mean 10.1.0.0/16?",
+    ),
+    (
+        "iptables-legacy",
+        &["-j", "SSNAT", "--to-source", "1.2.3.4:5"],
+        "SSNAT: a port needs -p tcp, udp, udplite, dccp, sctp, icmp or ipv6-icmp \
+         (given before -j SSNAT)",
+    ),
+    (
+        "iptables-legacy",
+        &["-j", "SSNAT", "--to-source", "1.2.3.4:5", "-p", "udp"],
+        "SSNAT: a port needs -p tcp, udp, udplite, dccp, sctp, icmp or ipv6-icmp \
+         (given before -j SSNAT)",
+    ),
+    (
+        "iptables-legacy",
+        &["-p", "gre", "-j", "SSNAT", "--to-source", "1.2.3.4:5"],
+        "SSNAT: a port needs -p tcp, udp, udplite, dccp, sctp, icmp or ipv6-icmp, \
+         not protocol 47",
+    ),
+    (
+        "iptables-legacy",
+        &["!", "-p", "udp", "-j", "SSNAT", "--to-source", "1.2.3.4:5"],
+        "SSNAT: a port needs -p tcp, udp, udplite, dccp, sctp, icmp or ipv6-icmp, \
+         not an inverted ! -p",
+    ),
+    (
+        "iptables-legacy",
+        &[
+            "-p",
+            "udp",
+            "-j",
+            "SSNAT",
+            "--to-source",
+            "1.2.3.4:5",
+            "--to-ports",
+            "6",
+        ],
+        "SSNAT: --to-ports and a port in --to-source are exclusive",
+    ),
+    (
+        "iptables-legacy",
+        &[
+            "-p",
+            "udp",
+            "-j",
+            "SSNAT",
+            "--to-ports",
+            "6",
+            "--to-source",
+            "1.2.3.4:5",
+        ],
+        "SSNAT: --to-ports and a port in --to-source are exclusive",
+    ),
+    (
+        "iptables-legacy",
+        &[
+            "-j",
+            "SSNAT",
+            "--to-source",
+            "1.2.3.4",
+            "--random-seed",
+            "0x100000000",
+        ],
+        "SSNAT: bad --random-seed \"0x100000000\": a number 0-4294967295, decimal or 0x hex",
     ),
     (
         "ip6tables-legacy",
-        Some("[2001:db8::7]:0"),
+        &["-p", "udp", "-j", "SSNAT", "--to-source", "[2001:db8::7]:0"],
         "SSNAT: port \"0\" out of range 1-65535",
     ),
     (
         "ip6tables-legacy",
-        Some("198.51.100.7"),
+        &["-j", "SSNAT", "--to-source", "198.51.100.7"],
         "SSNAT: \"198.51.100.7\" is an IPv4 address, this is an IPv6 rule (use iptables)",
+    ),
+    (
+        "ip6tables-legacy",
+        &["-j", "SSNAT", "--to-source", "2001:db8::/129"],
+        "SSNAT: bad prefix length \"129\": 1-128 for IPv6",
+    ),
+    (
+        "ip6tables-legacy",
+        &["-j", "SSNAT", "--to-source", "2001:db8::1-2001:db8:0:1::1"],
+        "SSNAT: IPv6 address range 2001:db8::1-2001:db8:0:1::1 is wider than a /64",
+    ),
+    (
+        "ip6tables-legacy",
+        &[
+            "-p",
+            "udp",
+            "-j",
+            "SSNAT",
+            "--to-source",
+            "[2001:db8::1]/64:4000",
+        ],
+        "SSNAT: 2001:db8::1/64 has host bits set; did you mean 2001:db8::/64?",
+    ),
+    (
+        "ip6tables-legacy",
+        &["!", "-p", "udp", "-j", "SSNAT", "--to-ports", "53"],
+        "SSNAT: a port needs -p tcp, udp, udplite, dccp, sctp, icmp or ipv6-icmp, \
+         not an inverted ! -p",
+    ),
+    (
+        "ip6tables-legacy",
+        &["-j", "SSNAT", "--to-ports", "53"],
+        "SSNAT: a port needs -p tcp, udp, udplite, dccp, sctp, icmp or ipv6-icmp \
+         (given before -j SSNAT)",
+    ),
+    (
+        "ip6tables-legacy",
+        &[
+            "-p",
+            "tcp",
+            "-j",
+            "SSNAT",
+            "--to-source",
+            "[2001:db8::1]:1",
+            "--to-ports",
+            "2",
+        ],
+        "SSNAT: --to-ports and a port in --to-source are exclusive",
     ),
 ];
 
 #[test]
 fn iptables_legacy_refuses_bad_rules_before_the_kernel() {
-    for &(program, to_source, message) in REFUSED {
+    for &(program, rule, message) in REFUSED {
         let Some((exe, libdir)) = legacy(program) else {
             continue;
         };
-        let mut args = vec!["-t", "raw", "-A", "OUTPUT", "-j", "SSNAT"];
-        args.extend(to_source.iter().flat_map(|a| ["--to-source", a]));
+        let mut args = vec!["-t", "raw", "-A", "OUTPUT"];
+        args.extend(rule);
         let out = run(&exe, &libdir, &args);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
@@ -163,12 +325,165 @@ fn iptables_legacy_refuses_bad_rules_before_the_kernel() {
     }
 }
 
+/// Rules the extension accepts, each form once: program, the rule after
+/// `-t raw -C OUTPUT`.
+const ACCEPTED: &[(&str, &[&str])] = &[
+    (
+        "iptables-legacy",
+        &["-j", "SSNAT", "--to-source", "198.51.100.7"],
+    ),
+    (
+        "iptables-legacy",
+        &[
+            "-p",
+            "udp",
+            "-j",
+            "SSNAT",
+            "--to-source",
+            "198.51.100.7:4000",
+        ],
+    ),
+    (
+        "iptables-legacy",
+        &[
+            "-p",
+            "tcp",
+            "-j",
+            "SSNAT",
+            "--to-source",
+            "10.0.0.1-10.0.0.9:4000-4100",
+        ],
+    ),
+    (
+        "iptables-legacy",
+        &[
+            "-j",
+            "SSNAT",
+            "--to-source",
+            "10.1.0.0/16",
+            "--random-seed",
+            "0x1234",
+        ],
+    ),
+    (
+        "iptables-legacy",
+        &[
+            "-p",
+            "sctp",
+            "-j",
+            "SSNAT",
+            "--to-source",
+            "10.1.0.0/16:4000",
+        ],
+    ),
+    (
+        "iptables-legacy",
+        &["-p", "icmp", "-j", "SSNAT", "--to-ports", "4000-4100"],
+    ),
+    (
+        "iptables-legacy",
+        &[
+            "-p",
+            "udplite",
+            "-j",
+            "SSNAT",
+            "--to-source",
+            "192.0.2.1",
+            "--to-ports",
+            "53",
+        ],
+    ),
+    (
+        "iptables-legacy",
+        &[
+            "-p",
+            "dccp",
+            "-j",
+            "SSNAT",
+            "--to-ports",
+            "53",
+            "--to-source",
+            "192.0.2.1",
+        ],
+    ),
+    (
+        "ip6tables-legacy",
+        &["-j", "SSNAT", "--to-source", "2001:db8::/64"],
+    ),
+    (
+        "ip6tables-legacy",
+        &[
+            "-p",
+            "udp",
+            "-j",
+            "SSNAT",
+            "--to-source",
+            "[2001:db8::7]:4000",
+        ],
+    ),
+    (
+        "ip6tables-legacy",
+        &[
+            "-p",
+            "udp",
+            "-j",
+            "SSNAT",
+            "--to-source",
+            "[2001:db8::1]-[2001:db8::ff]:4000-4100",
+        ],
+    ),
+    (
+        "ip6tables-legacy",
+        &[
+            "-p",
+            "tcp",
+            "-j",
+            "SSNAT",
+            "--to-source",
+            "[2001:db8::]/64:4000",
+        ],
+    ),
+    (
+        "ip6tables-legacy",
+        &[
+            "-p",
+            "ipv6-icmp",
+            "-j",
+            "SSNAT",
+            "--to-ports",
+            "1000",
+            "--random-seed",
+            "9",
+        ],
+    ),
+];
+
+#[test]
+fn iptables_legacy_passes_good_rules_to_the_kernel() {
+    for &(program, rule) in ACCEPTED {
+        let Some((exe, libdir)) = legacy(program) else {
+            continue;
+        };
+        // -C (check) changes nothing, whether the module is there or not.
+        let mut args = vec!["-t", "raw", "-C", "OUTPUT"];
+        args.extend(rule);
+        let out = run(&exe, &libdir, &args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        // Past the extension, the kernel answers: no such rule, or no such target (no
+        // module). Either way status 1, not the 2 of a parameter problem.
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(!stderr.contains("SSNAT:"), "{args:?}: {stderr}");
+    }
+}
+
 // ---- Through libxtables, in a child process ---------------------------------------
 
 /// Set in the child: `4` or `6`, the family to run as.
 const CHILD_FAMILY: &str = "SSNAT_TEST_XTABLES_FAMILY";
-/// Set in the child: the `--to-source` argument.
-const CHILD_ARG: &str = "SSNAT_TEST_XTABLES_ARG";
+/// Set in the child: the rule's protocol, `17` (`-p udp`), `!17` (`! -p udp`) or empty.
+const CHILD_PROTO: &str = "SSNAT_TEST_XTABLES_PROTO";
+/// Set in the child: the target's options, one `NAME ARG` a line (`to-source 1.2.3.4`).
+const CHILD_OPTS: &str = "SSNAT_TEST_XTABLES_OPTS";
 /// Printed by the child before its results, after libtest's own lines.
 const MARK: &str = "==ssnat-xtables==";
 
@@ -188,10 +503,45 @@ unsafe extern "C" fn any_revision(_name: *const c_char, _rev: u8, _opt: c_int) -
     1
 }
 
-/// The child: what iptables does for `-j SSNAT --to-source ARG` and then `-L`/`-S`.
+/// The rule entry iptables fills while it parses `-p` (before the target's options), for
+/// `family`: `struct ipt_entry` or `struct ip6t_entry`, leaked.
+fn rule_entry(nfproto: u32, proto: &str) -> *mut std::ffi::c_void {
+    let (inverted, number) = match proto.strip_prefix('!') {
+        Some(p) => (true, p),
+        None => (false, proto),
+    };
+    let number: u16 = if number.is_empty() {
+        0
+    } else {
+        number.parse().expect("protocol number")
+    };
+    let invflags = if inverted { sys::XT_INV_PROTO as u8 } else { 0 };
+    if nfproto == sys::NFPROTO_IPV6 {
+        // SAFETY: plain C data, all-zero is valid (as iptables' zeroed command state).
+        let mut e: sys::ip6t_entry = unsafe { std::mem::zeroed() };
+        e.ipv6.proto = number;
+        e.ipv6.invflags = invflags;
+        if number != 0 {
+            e.ipv6.flags = sys::IP6T_F_PROTO as u8;
+        }
+        Box::into_raw(Box::new(e)).cast()
+    } else {
+        // SAFETY: as above.
+        let mut e: sys::ipt_entry = unsafe { std::mem::zeroed() };
+        e.ip.proto = number;
+        e.ip.invflags = invflags;
+        Box::into_raw(Box::new(e)).cast()
+    }
+}
+
+/// The child: what iptables does for `[!] -p PROTO -j SSNAT OPTIONS...` and then `-L`/`-S`.
 #[test]
 fn xtables_child() {
-    let (Ok(family), Ok(arg)) = (env::var(CHILD_FAMILY), env::var(CHILD_ARG)) else {
+    let (Ok(family), Ok(proto), Ok(opts)) = (
+        env::var(CHILD_FAMILY),
+        env::var(CHILD_PROTO),
+        env::var(CHILD_OPTS),
+    ) else {
         return; // Not the child: nothing to do in the ordinary test run.
     };
     let nfproto = match family.as_str() {
@@ -212,41 +562,65 @@ fn xtables_child() {
         exit_err: Some(exit_err),
         compat_rev: Some(any_revision),
     }));
-    let arg = CString::new(arg).expect("no NUL in the argument");
+    let opts: Vec<(CString, CString)> = opts
+        .lines()
+        .map(|line| {
+            let (name, arg) = line.split_once(' ').expect("NAME ARG");
+            (CString::new(name).unwrap(), CString::new(arg).unwrap())
+        })
+        .collect();
+    let entry = rule_entry(nfproto, &proto);
     // SAFETY: this drives libxtables the way iptables' do_parse() does, on one thread:
     // the globals are leaked (live forever), the target comes from libxtables and stays
-    // registered, and the entry blob is as large as iptables makes it and outlives every
-    // use. Callbacks are called with the arguments libxtables' own dispatchers pass.
+    // registered, and the entry blob, the udata and the rule entry are as large as
+    // iptables makes them and outlive every use. Callbacks are called with the arguments
+    // libxtables' own dispatchers pass.
     unsafe {
         assert_eq!(sys::xtables_init_all(globals, nfproto as u8), 0);
         let t = sys::xtables_find_target(c"SSNAT".as_ptr(), sys::XTF_LOAD_MUST_SUCCEED);
         assert!(!t.is_null());
         let t = &mut *t;
 
-        // xtables' command parser: allocate the entry, header + XT_ALIGN'ed info.
+        // xtables' command_jump(): allocate the entry, header + XT_ALIGN'ed info.
         let header = xt_SSNAT::ext::xt_align(size_of::<sys::xt_entry_target>());
         let total = header + t.size;
         let blob: &mut [u64] = Vec::leak(vec![0u64; total.div_ceil(8)]);
-        let entry = blob.as_mut_ptr().cast::<sys::xt_entry_target>();
-        (*entry).u.user.target_size = total as u16;
-        (*entry).u.user.revision = t.revision;
+        let target = blob.as_mut_ptr().cast::<sys::xt_entry_target>();
+        (*target).u.user.target_size = total as u16;
+        (*target).u.user.revision = t.revision;
         let name = CStr::from_ptr(t.name).to_bytes();
-        for (dst, &src) in (*entry).u.user.name.iter_mut().zip(name) {
+        for (dst, &src) in (*target).u.user.name.iter_mut().zip(name) {
             *dst = src as c_char;
         }
-        t.t = entry;
+        t.t = target;
+        // ... and xs_init_target(): a zeroed scratch area of udata_size bytes.
+        assert!(t.udata_size > 0);
+        t.udata = Vec::leak(vec![0u64; t.udata_size.div_ceil(8)])
+            .as_mut_ptr()
+            .cast();
 
-        // getopt_long() found --to-source: iptables hands it to the extension.
-        optarg = arg.as_ptr().cast_mut();
-        let c = t.option_offset + xt_SSNAT::ext::OPT_TO_SOURCE;
-        sys::xtables_option_tpcall(c, ptr::null_mut(), false, t, ptr::null_mut());
+        // getopt_long() found each option: iptables hands it to the extension, with the
+        // rule's entry.
+        for (name, arg) in &opts {
+            let mut id = None;
+            let mut o = t.x6_options;
+            while !(*o).name.is_null() {
+                if CStr::from_ptr((*o).name) == name.as_c_str() {
+                    id = Some((*o).id);
+                }
+                o = o.add(1);
+            }
+            let id = id.unwrap_or_else(|| panic!("unknown option {name:?}"));
+            optarg = arg.as_ptr().cast_mut();
+            sys::xtables_option_tpcall(t.option_offset + id, ptr::null_mut(), false, t, entry);
+        }
         // The final check, by libxtables itself.
         sys::xtables_option_tfcall(t);
 
         sys::printf(c"%s\n".as_ptr(), CString::new(MARK).unwrap().as_ptr());
-        (t.print.expect("print"))(ptr::null(), entry, 0);
+        (t.print.expect("print"))(entry, target, 0);
         sys::printf(c"\n".as_ptr());
-        (t.save.expect("save"))(ptr::null(), entry);
+        (t.save.expect("save"))(entry, target);
         sys::printf(c"\n".as_ptr());
         sys::fflush(sys::stdout);
     }
@@ -254,8 +628,15 @@ fn xtables_child() {
     std::process::exit(0);
 }
 
-/// The child's outcome: `Ok((print, save))` or `Err((exit status, stderr))`.
-fn through_libxtables(family: u8, arg: &str) -> Result<(String, String), (Option<i32>, String)> {
+/// The child's outcome for a rule of `family` with protocol `proto` (see [`CHILD_PROTO`])
+/// and the target options `opts` (`("to-source", "1.2.3.4")`): `Ok((print, save))` or
+/// `Err((exit status, stderr))`.
+fn through_libxtables(
+    family: u8,
+    proto: &str,
+    opts: &[(&str, &str)],
+) -> Result<(String, String), (Option<i32>, String)> {
+    let lines: Vec<String> = opts.iter().map(|(o, a)| format!("{o} {a}")).collect();
     let out = Command::new(env::current_exe().unwrap())
         .args([
             "--exact",
@@ -264,14 +645,18 @@ fn through_libxtables(family: u8, arg: &str) -> Result<(String, String), (Option
             "--test-threads=1",
         ])
         .env(CHILD_FAMILY, family.to_string())
-        .env(CHILD_ARG, std::ffi::OsStr::from_bytes(arg.as_bytes()))
+        .env(CHILD_PROTO, proto)
+        .env(
+            CHILD_OPTS,
+            std::ffi::OsStr::from_bytes(lines.join("\n").as_bytes()),
+        )
         .env("XTABLES_LIBDIR", so_dir())
         .output()
         .expect("running the child");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     eprintln!(
-        "child ipv{family} {arg:?}: {:?}\n{stdout}{stderr}",
+        "child ipv{family} -p {proto:?} {opts:?}: {:?}\n{stdout}{stderr}",
         out.status.code()
     );
     if !out.status.success() {
@@ -287,77 +672,277 @@ fn through_libxtables(family: u8, arg: &str) -> Result<(String, String), (Option
     Ok((print, save))
 }
 
+/// The options of a saved rule (` --to-source X --random-seed Y`), as `(name, arg)`.
+fn saved_options(save: &str) -> Vec<(&str, &str)> {
+    let words: Vec<&str> = save.split_whitespace().collect();
+    words
+        .chunks(2)
+        .map(|pair| (pair[0].strip_prefix("--").expect("an option"), pair[1]))
+        .collect()
+}
+
 #[test]
 fn print_and_save_through_libxtables() {
-    let cases = [
+    type Case<'a> = (u8, &'a str, &'a [(&'a str, &'a str)], &'a str, &'a str);
+    let cases: &[Case] = &[
         (
             4,
-            "198.51.100.7:4000",
+            "17",
+            &[("to-source", "198.51.100.7:4000")],
             " to:198.51.100.7:4000",
             " --to-source 198.51.100.7:4000",
         ),
         (
             4,
-            "198.51.100.7",
+            "",
+            &[("to-source", "198.51.100.7")],
             " to:198.51.100.7",
             " --to-source 198.51.100.7",
         ),
         (
+            4,
+            "!17",
+            &[("to-source", "10.0.0.1-10.0.0.9")],
+            " to:10.0.0.1-10.0.0.9",
+            " --to-source 10.0.0.1-10.0.0.9",
+        ),
+        (
+            4,
+            "6",
+            &[("to-source", "10.0.0.1-10.0.0.9:4000-4100")],
+            " to:10.0.0.1-10.0.0.9:4000-4100",
+            " --to-source 10.0.0.1-10.0.0.9:4000-4100",
+        ),
+        (
+            4,
+            "",
+            &[("to-source", "10.1.0.0/16")],
+            " to:10.1.0.0/16",
+            " --to-source 10.1.0.0/16",
+        ),
+        (
+            4,
+            "132",
+            &[("to-source", "10.1.0.0/16:4000-4100")],
+            " to:10.1.0.0/16:4000-4100",
+            " --to-source 10.1.0.0/16:4000-4100",
+        ),
+        (
+            4,
+            "1",
+            &[("to-ports", "4000-4100")],
+            " ports:4000-4100",
+            " --to-ports 4000-4100",
+        ),
+        (
+            4,
+            "136",
+            &[("to-source", "192.0.2.1"), ("to-ports", "53")],
+            " to:192.0.2.1:53",
+            " --to-source 192.0.2.1:53",
+        ),
+        (
+            4,
+            "33",
+            &[("to-ports", "53"), ("to-source", "192.0.2.1")],
+            " to:192.0.2.1:53",
+            " --to-source 192.0.2.1:53",
+        ),
+        (
+            4,
+            "17",
+            &[("to-source", "192.0.2.1:53"), ("random-seed", "4660")],
+            " to:192.0.2.1:53 random-seed:0x1234",
+            " --to-source 192.0.2.1:53 --random-seed 0x1234",
+        ),
+        (
+            4,
+            "",
+            &[("random-seed", "0"), ("to-source", "192.0.2.1")],
+            " to:192.0.2.1",
+            " --to-source 192.0.2.1",
+        ),
+        (
             6,
-            "[2001:db8::7]:4000",
+            "17",
+            &[("to-source", "[2001:db8::7]:4000")],
             " to:[2001:db8::7]:4000",
             " --to-source [2001:db8::7]:4000",
         ),
         (
             6,
-            "[2001:0db8::0:7]",
+            "",
+            &[("to-source", "[2001:0db8::0:7]")],
             " to:2001:db8::7",
             " --to-source 2001:db8::7",
         ),
         (
             6,
-            "2001:db8::7",
+            "",
+            &[("to-source", "2001:db8::7")],
             " to:2001:db8::7",
             " --to-source 2001:db8::7",
         ),
+        (
+            6,
+            "17",
+            &[("to-source", "[2001:db8::1]-[2001:db8::ff]:4000-4100")],
+            " to:[2001:db8::1]-[2001:db8::ff]:4000-4100",
+            " --to-source [2001:db8::1]-[2001:db8::ff]:4000-4100",
+        ),
+        (
+            6,
+            "",
+            &[("to-source", "2001:db8::1-2001:db8::ff")],
+            " to:2001:db8::1-2001:db8::ff",
+            " --to-source 2001:db8::1-2001:db8::ff",
+        ),
+        (
+            6,
+            "",
+            &[("to-source", "2001:db8::/64")],
+            " to:2001:db8::/64",
+            " --to-source 2001:db8::/64",
+        ),
+        (
+            6,
+            "6",
+            &[("to-source", "[2001:db8::]/64:4000")],
+            " to:[2001:db8::]/64:4000",
+            " --to-source [2001:db8::]/64:4000",
+        ),
+        (
+            6,
+            "6",
+            &[("to-source", "[2001:db8::/64]:4000")],
+            " to:[2001:db8::]/64:4000",
+            " --to-source [2001:db8::]/64:4000",
+        ),
+        (
+            6,
+            "58",
+            &[("to-ports", "1000"), ("random-seed", "0xdeadbeef")],
+            " ports:1000 random-seed:0xdeadbeef",
+            " --to-ports 1000 --random-seed 0xdeadbeef",
+        ),
     ];
-    for (family, arg, print, save) in cases {
-        let got = through_libxtables(family, arg).expect("accepted");
+    for &(family, proto, opts, print, save) in cases {
+        let got = through_libxtables(family, proto, opts).expect("accepted");
         assert_eq!(
             got,
             (print.to_owned(), save.to_owned()),
-            "ipv{family} {arg}"
+            "ipv{family} -p {proto} {opts:?}"
         );
-        // iptables-save | iptables-restore: the saved argument gives the same rule.
-        let saved_arg = save.strip_prefix(" --to-source ").unwrap();
+        // iptables-save | iptables-restore: the saved options give the same rule.
+        let again = saved_options(save);
         assert_eq!(
-            through_libxtables(family, saved_arg),
+            through_libxtables(family, proto, &again),
             Ok(got),
-            "ipv{family} {saved_arg}"
+            "ipv{family} -p {proto} {again:?}"
         );
     }
 }
 
 #[test]
 fn refused_through_libxtables() {
-    let cases = [
-        (4, "1.2.3.4:0", "SSNAT: port \"0\" out of range 1-65535"),
-        (4, "1.2.3", "SSNAT: bad address \"1.2.3\""),
+    let needs = "SSNAT: a port needs -p tcp, udp, udplite, dccp, sctp, icmp or ipv6-icmp";
+    let cases: &[(u8, &str, &[(&str, &str)], &str)] = &[
         (
             4,
-            "1.2.3.4:1000-2000",
-            "SSNAT: address and port ranges are not supported yet",
+            "17",
+            &[("to-source", "1.2.3.4:0")],
+            "SSNAT: port \"0\" out of range 1-65535",
+        ),
+        (
+            4,
+            "17",
+            &[("to-source", "1.2.3")],
+            "SSNAT: bad address \"1.2.3\"",
+        ),
+        (
+            4,
+            "17",
+            &[("to-source", "10.0.0.9-10.0.0.1")],
+            "SSNAT: bad address range 10.0.0.9-10.0.0.1: the first address is above the last",
+        ),
+        (
+            4,
+            "17",
+            &[("to-ports", "4000-3000")],
+            "SSNAT: bad port range 4000-3000: the first port is above the last",
+        ),
+        (
+            4,
+            "",
+            &[("to-source", "10.1.0.0/33")],
+            "SSNAT: bad prefix length \"33\": 1-32 for IPv4",
+        ),
+        (
+            4,
+            "",
+            &[("to-source", "10.1.2.0/16")],
+            "SSNAT: 10.1.2.0/16 has host bits set; did you mean 10.1.0.0/16?",
+        ),
+        (4, "", &[("to-source", "1.2.3.4:5")], needs),
+        (4, "47", &[("to-source", "1.2.3.4:5")], needs),
+        (4, "!17", &[("to-source", "1.2.3.4:5")], needs),
+        (4, "!17", &[("to-ports", "5")], needs),
+        (
+            4,
+            "17",
+            &[("to-source", "1.2.3.4:5"), ("to-ports", "6")],
+            "SSNAT: --to-ports and a port in --to-source are exclusive",
+        ),
+        (
+            4,
+            "17",
+            &[("random-seed", "1")],
+            "SSNAT: --to-source or --to-ports is required",
+        ),
+        (
+            4,
+            "17",
+            &[("random-seed", "x")],
+            "SSNAT: bad --random-seed \"x\"",
         ),
         (
             6,
-            "[2001:db8::7]:65536",
+            "17",
+            &[("to-source", "[2001:db8::7]:65536")],
             "SSNAT: port \"65536\" out of range 1-65535",
         ),
-        (6, "[2001:db8::7", "SSNAT: bad --to-source \"[2001:db8::7\""),
+        (
+            6,
+            "17",
+            &[("to-source", "[2001:db8::7")],
+            "SSNAT: bad --to-source \"[2001:db8::7\"",
+        ),
+        (
+            6,
+            "",
+            &[("to-source", "2001:db8::/129")],
+            "SSNAT: bad prefix length \"129\": 1-128 for IPv6",
+        ),
+        (
+            6,
+            "",
+            &[("to-source", "2001:db8::1-2001:db8:0:1::1")],
+            "SSNAT: IPv6 address range 2001:db8::1-2001:db8:0:1::1 is wider than a /64",
+        ),
+        (
+            6,
+            "",
+            &[("to-source", "192.0.2.1")],
+            "SSNAT: \"192.0.2.1\" is an IPv4 address, this is an IPv6 rule (use iptables)",
+        ),
+        (6, "", &[("to-ports", "53")], needs),
     ];
-    for (family, arg, message) in cases {
-        let (status, stderr) = through_libxtables(family, arg).expect_err("refused");
-        assert_eq!(status, Some(2), "ipv{family} {arg}: {stderr}");
-        assert!(stderr.contains(message), "ipv{family} {arg}: {stderr}");
+    for &(family, proto, opts, message) in cases {
+        let (status, stderr) = through_libxtables(family, proto, opts).expect_err("refused");
+        assert_eq!(status, Some(2), "ipv{family} -p {proto} {opts:?}: {stderr}");
+        assert!(
+            stderr.contains(message),
+            "ipv{family} -p {proto} {opts:?}: {stderr}"
+        );
     }
 }

@@ -12,5 +12,7 @@
 extern crate std;
 
 pub mod abi;
+pub mod crc32c;
 pub mod csum;
+pub mod hash;
 pub mod packet;
