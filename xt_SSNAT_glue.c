@@ -101,7 +101,7 @@ struct ssnat_rule *ssnat_rule_new(const struct net *net, u8 family,
 				       max_port);
 	}
 	if (seed)
-		scnprintf(r->desc + n, sizeof(r->desc) - n, " seed 0x%x", seed);
+		scnprintf(r->desc + n, sizeof(r->desc) - n, ",seed=0x%x", seed);
 
 	mutex_lock(&ssnat_rules_lock);
 	r->id = ++ssnat_next_id;

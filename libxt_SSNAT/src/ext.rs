@@ -7,6 +7,13 @@
 //! libxtables' `xt_params->exit_err`, which prints `iptables v1.8.9 (legacy): SSNAT: ...`
 //! and exits (status 2 for `PARAMETER_PROBLEM`), before anything reaches the kernel.
 //!
+//! A port mapping needs the rule's protocol (`-p`), which `x6_parse` can see (in the
+//! rule entry, `xt_option_call.xt_entry`, as `libxt_NAT` reads it) but `x6_fcheck`
+//! cannot. So `x6_parse` records it in the target's `udata` scratch area, which iptables
+//! allocates zeroed for every `-j SSNAT` (`xs_init_target`), and `x6_fcheck` hands it to
+//! the same `validate()` the kernel runs. Like `SNAT`'s, the check sees a `-p` given
+//! before the target's options only.
+//!
 //! No `xlate` (iptables-translate to nftables): nftables has no stateless-NAT statement
 //! that means the same for every protocol, so none is offered.
 
@@ -32,13 +39,6 @@ const _: () = {
         i += 1;
     }
 };
-
-/// Option id of `--to-source`: its bit in libxtables' `xflags`.
-pub const OPT_TO_SOURCE: u32 = Opt::ToSource.id();
-/// Option id of `--to-ports`.
-pub const OPT_TO_PORTS: u32 = Opt::ToPorts.id();
-/// Option id of `--random-seed`.
-pub const OPT_RANDOM_SEED: u32 = Opt::RandomSeed.id();
 
 /// `XT_ALIGN(size)` of `<linux/netfilter/x_tables.h>`, which is
 /// `__ALIGN_KERNEL(size, __alignof__(struct _xt_align))`: round up to the alignment of
@@ -487,7 +487,6 @@ mod tests {
             assert_eq!(entry.id, opt.id());
             assert_eq!(entry.flags, 0, "{name:?}: not PUT, MAND, MULTI or INVERT");
         }
-        assert_eq!([OPT_TO_SOURCE, OPT_TO_PORTS, OPT_RANDOM_SEED], [0, 1, 2]);
         assert!(end.name.is_null());
     }
 

@@ -2,13 +2,17 @@
 //!
 //! iptables dlopen()s `$XTABLES_LIBDIR/libxt_SSNAT.so` the first time a rule names
 //! `-j SSNAT`; the library's constructor registers one target per family with libxtables
-//! ([`ext`]). From then on iptables calls back for `--to-source` ([`parse`]), the final
-//! check (the kernel's own [`ssnat_core::abi::SsnatInfo::validate`]), `-L` and
+//! ([`ext`]). From then on iptables calls back for each option (`--to-source`,
+//! `--to-ports`, `--random-seed`: [`parse`]), the final check (the kernel's own
+//! [`ssnat_core::abi::SsnatInfo::validate`], with the rule's `-p`), `-L` and
 //! `iptables-save`.
 //!
 //! ```text
 //! iptables  -t raw -A OUTPUT -p udp -j SSNAT --to-source 198.51.100.7:4000
+//! iptables  -t raw -A OUTPUT -p tcp -j SSNAT --to-source 10.1.0.0/16:4000-4100
+//! iptables  -t raw -A OUTPUT -p udp -j SSNAT --to-ports 4000 --random-seed 0x1234
 //! ip6tables -t raw -A OUTPUT -p udp -j SSNAT --to-source [2001:db8::7]:4000
+//! ip6tables -t raw -A OUTPUT        -j SSNAT --to-source 2001:db8::/64
 //! ```
 //!
 //! Install by copying `target/release/libxt_SSNAT.so` into the directory

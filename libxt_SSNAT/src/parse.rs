@@ -716,19 +716,34 @@ mod tests {
         s.parse::<Ipv6Addr>().unwrap().octets()
     }
 
-    /// The options of a `save_text()`, split back into `(option, argument)`.
-    fn options_of(saved: &str) -> Vec<(Opt, String)> {
-        let words: Vec<&str> = saved.split_whitespace().collect();
+    /// Command-line options (`--to-source X --random-seed Y`, as `save_text()` writes
+    /// them), split into `(option, argument)`.
+    fn options_of(words: &str) -> Vec<(Opt, &str)> {
+        let words: Vec<&str> = words.split_whitespace().collect();
         words
             .chunks(2)
             .map(|pair| {
                 let name = pair[0].strip_prefix("--").expect("an option");
-                (
-                    Opt::from_name(name).expect("known option"),
-                    pair[1].to_owned(),
-                )
+                let opt = Opt::from_name(name).unwrap_or_else(|| panic!("option {name}"));
+                (opt, *pair.get(1).expect("an argument"))
             })
             .collect()
+    }
+
+    /// The rows of a table written as text: one a line, columns separated by `|`.
+    fn table(text: &str) -> impl Iterator<Item = Vec<&str>> {
+        text.lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty())
+            .map(|line| line.split('|').map(str::trim).collect())
+    }
+
+    fn family_of(column: &str) -> Family {
+        match column {
+            "4" => Family::V4,
+            "6" => Family::V6,
+            _ => panic!("family {column}"),
+        }
     }
 
     /// Parses, checks (with -p udp), saves, parses the saved form again: the same info.
@@ -741,9 +756,7 @@ mod tests {
             "{opts:?}"
         );
         let saved = save_text(&info, family);
-        let again_opts = options_of(&saved);
-        let again: Vec<(Opt, &str)> = again_opts.iter().map(|(o, a)| (*o, a.as_str())).collect();
-        let again_info = rule(&again, family)
+        let again_info = rule(&options_of(&saved), family)
             .unwrap_or_else(|e| panic!("saved form {saved:?} of {opts:?} refused: {e}"));
         assert_eq!(info, again_info, "{opts:?} -> {saved:?}");
         assert_eq!(save_text(&again_info, family), saved);
@@ -927,163 +940,56 @@ mod tests {
         assert_eq!(v4("192.0.2.1").unwrap().seed, DEFAULT_SEED);
     }
 
+    /// Family | options | message.
+    const REFUSED: &str = r#"
+        4 | --to-source 10.0.0.9-10.0.0.1 | bad address range 10.0.0.9-10.0.0.1: the first address is above the last
+        4 | --to-source 10.0.0.1:4000-3000 | bad port range 4000-3000: the first port is above the last
+        4 | --to-ports 4000-3000 | bad port range 4000-3000: the first port is above the last
+        4 | --to-source 10.1.0.0/33 | bad prefix length "33": 1-32 for IPv4
+        4 | --to-source 10.1.0.0/0 | bad prefix length "0": 1-32 for IPv4
+        4 | --to-source 10.1.0.0/ | bad prefix length "": 1-32 for IPv4
+        4 | --to-source 10.1.0.0/255.255.0.0 | bad prefix length "255.255.0.0": 1-32 for IPv4
+        4 | --to-source 10.1.2.0/16 | 10.1.2.0/16 has host bits set; did you mean 10.1.0.0/16?
+        4 | --to-source 10.1.2.3/24:53 | 10.1.2.3/24 has host bits set; did you mean 10.1.2.0/24?
+        4 | --to-source 10.0.0.0-10.0.0.5/24 | bad address "10.0.0.0-10.0.0.5"
+        6 | --to-source 2001:db8::/129 | bad prefix length "129": 1-128 for IPv6
+        6 | --to-source [2001:db8::]/129:5 | bad prefix length "129": 1-128 for IPv6
+        6 | --to-source 2001:db8::1/64 | 2001:db8::1/64 has host bits set; did you mean 2001:db8::/64?
+        6 | --to-source [2001:db8::1]/64:4000 | 2001:db8::1/64 has host bits set; did you mean 2001:db8::/64?
+        6 | --to-source 2001:db8::1-2001:db8:0:1::1 | IPv6 address range 2001:db8::1-2001:db8:0:1::1 is wider than a /64: both ends must share the first 64 bits
+        6 | --to-source [2001:db8::ff]-[2001:db8::1]:5 | bad address range 2001:db8::ff-2001:db8::1: the first address is above the last
+        6 | --to-source 10.1.0.0 | "10.1.0.0" is an IPv4 address, this is an IPv6 rule (use iptables)
+        6 | --to-source 10.1.0.0/16:53 | "10.1.0.0/16:53" is an IPv4 address, this is an IPv6 rule (use iptables)
+        4 | --to-source 2001:db8::/64 | "2001:db8::/64" is an IPv6 address, this is an IPv4 rule (use ip6tables)
+        4 | --to-source 10.0.0.1:4000 --to-ports 5000 | --to-ports and a port in --to-source are exclusive
+        4 | --to-ports 5000 --to-source 10.0.0.1:4000 | --to-ports and a port in --to-source are exclusive
+        6 | --to-source [2001:db8::1]:4000 --to-ports 5000 | --to-ports and a port in --to-source are exclusive
+        4 | --random-seed -1 | bad --random-seed "-1": a number 0-4294967295, decimal or 0x hex
+        4 | --random-seed 4294967296 | bad --random-seed "4294967296": a number 0-4294967295, decimal or 0x hex
+        4 | --random-seed 0x | bad --random-seed "0x": a number 0-4294967295, decimal or 0x hex
+        4 | --random-seed +5 | bad --random-seed "+5": a number 0-4294967295, decimal or 0x hex
+        4 | --random-seed 0x1g | bad --random-seed "0x1g": a number 0-4294967295, decimal or 0x hex
+        4 | --to-ports 0 | port "0" out of range 1-65535
+        4 | --to-ports http | bad port "http"
+        4 | --to-ports 1-2-3 | bad port "2-3"
+    "#;
+
     #[test]
     fn refused_with_clear_messages() {
-        use Family::{V4, V6};
-        let cases: &[(Family, &[(Opt, &str)], &str)] = &[
-            (
-                V4,
-                &[(Opt::ToSource, "10.0.0.9-10.0.0.1")],
-                "bad address range 10.0.0.9-10.0.0.1: the first address is above the last",
-            ),
-            (
-                V4,
-                &[(Opt::ToSource, "10.0.0.1:4000-3000")],
-                "bad port range 4000-3000: the first port is above the last",
-            ),
-            (
-                V4,
-                &[(Opt::ToPorts, "4000-3000")],
-                "bad port range 4000-3000: the first port is above the last",
-            ),
-            (
-                V4,
-                &[(Opt::ToSource, "10.1.0.0/33")],
-                "bad prefix length \"33\": 1-32 for IPv4",
-            ),
-            (
-                V4,
-                &[(Opt::ToSource, "10.1.0.0/0")],
-                "bad prefix length \"0\": 1-32 for IPv4",
-            ),
-            (
-                V4,
-                &[(Opt::ToSource, "10.1.0.0/")],
-                "bad prefix length \"\": 1-32 for IPv4",
-            ),
-            (
-                V4,
-                &[(Opt::ToSource, "10.1.0.0/255.255.0.0")],
-                "bad prefix length \"255.255.0.0\": 1-32 for IPv4",
-            ),
-            (
-                V4,
-                &[(Opt::ToSource, "10.1.2.0/16")],
-                "10.1.2.0/16 has host bits set; did you mean 10.1.0.0/16?",
-            ),
-            (
-                V4,
-                &[(Opt::ToSource, "10.1.2.3/24:53")],
-                "10.1.2.3/24 has host bits set; did you mean 10.1.2.0/24?",
-            ),
-            (
-                V4,
-                &[(Opt::ToSource, "10.0.0.0-10.0.0.5/24")],
-                "bad address \"10.0.0.0-10.0.0.5\"",
-            ),
-            (
-                V6,
-                &[(Opt::ToSource, "2001:db8::/129")],
-                "bad prefix length \"129\": 1-128 for IPv6",
-            ),
-            (
-                V6,
-                &[(Opt::ToSource, "[2001:db8::]/129:5")],
-                "bad prefix length \"129\": 1-128 for IPv6",
-            ),
-            (
-                V6,
-                &[(Opt::ToSource, "2001:db8::1/64")],
-                "2001:db8::1/64 has host bits set; did you mean 2001:db8::/64?",
-            ),
-            (
-                V6,
-                &[(Opt::ToSource, "[2001:db8::1]/64:4000")],
-                "2001:db8::1/64 has host bits set; did you mean 2001:db8::/64?",
-            ),
-            (
-                V6,
-                &[(Opt::ToSource, "2001:db8::1-2001:db8:0:1::1")],
-                "IPv6 address range 2001:db8::1-2001:db8:0:1::1 is wider than a /64: both ends \
-              must share the first 64 bits",
-            ),
-            (
-                V6,
-                &[(Opt::ToSource, "[2001:db8::ff]-[2001:db8::1]:5")],
-                "bad address range 2001:db8::ff-2001:db8::1: the first address is above the last",
-            ),
-            (
-                V6,
-                &[(Opt::ToSource, "10.1.0.0")],
-                "\"10.1.0.0\" is an IPv4 address, this is an IPv6 rule (use iptables)",
-            ),
-            (
-                V6,
-                &[(Opt::ToSource, "10.1.0.0/16:53")],
-                "\"10.1.0.0/16:53\" is an IPv4 address, this is an IPv6 rule (use iptables)",
-            ),
-            (
-                V4,
-                &[(Opt::ToSource, "2001:db8::/64")],
-                "\"2001:db8::/64\" is an IPv6 address, this is an IPv4 rule (use ip6tables)",
-            ),
-            (
-                V4,
-                &[(Opt::ToSource, "10.0.0.1:4000"), (Opt::ToPorts, "5000")],
-                "--to-ports and a port in --to-source are exclusive",
-            ),
-            (
-                V4,
-                &[(Opt::ToPorts, "5000"), (Opt::ToSource, "10.0.0.1:4000")],
-                "--to-ports and a port in --to-source are exclusive",
-            ),
-            (
-                V6,
-                &[
-                    (Opt::ToSource, "[2001:db8::1]:4000"),
-                    (Opt::ToPorts, "5000"),
-                ],
-                "--to-ports and a port in --to-source are exclusive",
-            ),
-            (
-                V4,
-                &[(Opt::RandomSeed, "-1")],
-                "bad --random-seed \"-1\": a number 0-4294967295, decimal or 0x hex",
-            ),
-            (
-                V4,
-                &[(Opt::RandomSeed, "4294967296")],
-                "bad --random-seed \"4294967296\": a number 0-4294967295, decimal or 0x hex",
-            ),
-            (
-                V4,
-                &[(Opt::RandomSeed, "0x")],
-                "bad --random-seed \"0x\": a number 0-4294967295, decimal or 0x hex",
-            ),
-            (
-                V4,
-                &[(Opt::RandomSeed, "+5")],
-                "bad --random-seed \"+5\": a number 0-4294967295, decimal or 0x hex",
-            ),
-            (
-                V4,
-                &[(Opt::RandomSeed, "0x1g")],
-                "bad --random-seed \"0x1g\": a number 0-4294967295, decimal or 0x hex",
-            ),
-            (
-                V4,
-                &[(Opt::ToPorts, "0")],
-                "port \"0\" out of range 1-65535",
-            ),
-            (V4, &[(Opt::ToPorts, "")], "bad port \"\""),
-            (V4, &[(Opt::ToPorts, "http")], "bad port \"http\""),
-        ];
-        for &(family, opts, message) in cases {
-            match rule(opts, family) {
+        for row in table(REFUSED) {
+            let [family, opts, message] = row[..] else {
+                panic!("row {row:?}")
+            };
+            let (family, opts) = (family_of(family), options_of(opts));
+            match rule(&opts, family) {
                 Err(e) => assert_eq!(e.to_string(), message, "{family:?} {opts:?}"),
                 Ok(info) => panic!("{family:?} {opts:?} accepted: {info:?}"),
             }
         }
+        assert_eq!(
+            rule(&[(Opt::ToPorts, "")], Family::V4),
+            Err(ParseError::BadPort("".into()))
+        );
     }
 
     #[test]
@@ -1195,200 +1101,52 @@ mod tests {
         );
     }
 
+    /// Family | options | -L (print, after its leading space) | iptables-save.
+    const FORMS: &str = r#"
+        4 | --to-source 198.51.100.7 | to:198.51.100.7 | --to-source 198.51.100.7
+        4 | --to-source 198.51.100.7:4000 | to:198.51.100.7:4000 | --to-source 198.51.100.7:4000
+        4 | --to-source 198.51.100.7:4000-4100 | to:198.51.100.7:4000-4100 | --to-source 198.51.100.7:4000-4100
+        4 | --to-source 10.0.0.1-10.0.0.9 | to:10.0.0.1-10.0.0.9 | --to-source 10.0.0.1-10.0.0.9
+        4 | --to-source 10.0.0.1-10.0.0.9:1000-2000 | to:10.0.0.1-10.0.0.9:1000-2000 | --to-source 10.0.0.1-10.0.0.9:1000-2000
+        4 | --to-source 10.0.0.1-10.0.0.1:5-5 | to:10.0.0.1:5 | --to-source 10.0.0.1:5
+        4 | --to-source 10.1.0.0/16 | to:10.1.0.0/16 | --to-source 10.1.0.0/16
+        4 | --to-source 10.1.0.0/16:4000 | to:10.1.0.0/16:4000 | --to-source 10.1.0.0/16:4000
+        4 | --to-source 10.1.0.0/16:4000-4100 | to:10.1.0.0/16:4000-4100 | --to-source 10.1.0.0/16:4000-4100
+        4 | --to-source 192.0.2.7/32 | to:192.0.2.7/32 | --to-source 192.0.2.7/32
+        4 | --to-ports 4000 | ports:4000 | --to-ports 4000
+        4 | --to-ports 4000-4100 | ports:4000-4100 | --to-ports 4000-4100
+        4 | --to-source 192.0.2.1 --to-ports 4000-4100 | to:192.0.2.1:4000-4100 | --to-source 192.0.2.1:4000-4100
+        4 | --to-ports 53 --to-source 10.1.0.0/16 | to:10.1.0.0/16:53 | --to-source 10.1.0.0/16:53
+        4 | --to-source 192.0.2.1 --random-seed 0x1234 | to:192.0.2.1 random-seed:0x1234 | --to-source 192.0.2.1 --random-seed 0x1234
+        4 | --random-seed 4660 --to-ports 9 | ports:9 random-seed:0x1234 | --to-ports 9 --random-seed 0x1234
+        4 | --to-source 192.0.2.1 --random-seed 0 | to:192.0.2.1 | --to-source 192.0.2.1
+        4 | --to-source 0.0.0.0:65535 | to:0.0.0.0:65535 | --to-source 0.0.0.0:65535
+        6 | --to-source [2001:db8::7]:4000 | to:[2001:db8::7]:4000 | --to-source [2001:db8::7]:4000
+        6 | --to-source [2001:0db8:0::7] | to:2001:db8::7 | --to-source 2001:db8::7
+        6 | --to-source 2001:db8::7 | to:2001:db8::7 | --to-source 2001:db8::7
+        6 | --to-source 2001:db8::1-2001:db8::ff | to:2001:db8::1-2001:db8::ff | --to-source 2001:db8::1-2001:db8::ff
+        6 | --to-source [2001:db8::1]-[2001:db8::ff]:4000-4100 | to:[2001:db8::1]-[2001:db8::ff]:4000-4100 | --to-source [2001:db8::1]-[2001:db8::ff]:4000-4100
+        6 | --to-source [2001:db8::7-2001:db8::9]:1-2 | to:[2001:db8::7]-[2001:db8::9]:1-2 | --to-source [2001:db8::7]-[2001:db8::9]:1-2
+        6 | --to-source 2001:db8::/64 | to:2001:db8::/64 | --to-source 2001:db8::/64
+        6 | --to-source [2001:db8::/64] | to:2001:db8::/64 | --to-source 2001:db8::/64
+        6 | --to-source [2001:db8::]/64:4000 | to:[2001:db8::]/64:4000 | --to-source [2001:db8::]/64:4000
+        6 | --to-source [2001:db8::/64]:4000-4100 | to:[2001:db8::]/64:4000-4100 | --to-source [2001:db8::]/64:4000-4100
+        6 | --to-source 2001:db8::/64 --to-ports 4000 | to:[2001:db8::]/64:4000 | --to-source [2001:db8::]/64:4000
+        6 | --to-ports 53 | ports:53 | --to-ports 53
+        6 | --to-source [::ffff:192.0.2.1]:53 | to:[::ffff:192.0.2.1]:53 | --to-source [::ffff:192.0.2.1]:53
+        6 | --to-source [::]:1 --random-seed 0xffffffff | to:[::]:1 random-seed:0xffffffff | --to-source [::]:1 --random-seed 0xffffffff
+    "#;
+
     #[test]
     fn print_save_round_trip() {
-        use Family::{V4, V6};
-        use Opt::{RandomSeed as Seed, ToPorts as Ports, ToSource as To};
-        let cases: &[(Family, &[(Opt, &str)], &str, &str)] = &[
-            (
-                V4,
-                &[(To, "198.51.100.7")],
-                " to:198.51.100.7",
-                " --to-source 198.51.100.7",
-            ),
-            (
-                V4,
-                &[(To, "198.51.100.7:4000")],
-                " to:198.51.100.7:4000",
-                " --to-source 198.51.100.7:4000",
-            ),
-            (
-                V4,
-                &[(To, "198.51.100.7:4000-4100")],
-                " to:198.51.100.7:4000-4100",
-                " --to-source 198.51.100.7:4000-4100",
-            ),
-            (
-                V4,
-                &[(To, "10.0.0.1-10.0.0.9")],
-                " to:10.0.0.1-10.0.0.9",
-                " --to-source 10.0.0.1-10.0.0.9",
-            ),
-            (
-                V4,
-                &[(To, "10.0.0.1-10.0.0.9:1000-2000")],
-                " to:10.0.0.1-10.0.0.9:1000-2000",
-                " --to-source 10.0.0.1-10.0.0.9:1000-2000",
-            ),
-            (
-                V4,
-                &[(To, "10.0.0.1-10.0.0.1:5-5")],
-                " to:10.0.0.1:5",
-                " --to-source 10.0.0.1:5",
-            ),
-            (
-                V4,
-                &[(To, "10.1.0.0/16")],
-                " to:10.1.0.0/16",
-                " --to-source 10.1.0.0/16",
-            ),
-            (
-                V4,
-                &[(To, "10.1.0.0/16:4000")],
-                " to:10.1.0.0/16:4000",
-                " --to-source 10.1.0.0/16:4000",
-            ),
-            (
-                V4,
-                &[(To, "10.1.0.0/16:4000-4100")],
-                " to:10.1.0.0/16:4000-4100",
-                " --to-source 10.1.0.0/16:4000-4100",
-            ),
-            (
-                V4,
-                &[(To, "192.0.2.7/32")],
-                " to:192.0.2.7/32",
-                " --to-source 192.0.2.7/32",
-            ),
-            (V4, &[(Ports, "4000")], " ports:4000", " --to-ports 4000"),
-            (
-                V4,
-                &[(Ports, "4000-4100")],
-                " ports:4000-4100",
-                " --to-ports 4000-4100",
-            ),
-            (
-                V4,
-                &[(To, "192.0.2.1"), (Ports, "4000-4100")],
-                " to:192.0.2.1:4000-4100",
-                " --to-source 192.0.2.1:4000-4100",
-            ),
-            (
-                V4,
-                &[(To, "10.1.0.0/16"), (Ports, "53")],
-                " to:10.1.0.0/16:53",
-                " --to-source 10.1.0.0/16:53",
-            ),
-            (
-                V4,
-                &[(To, "192.0.2.1"), (Seed, "0x1234")],
-                " to:192.0.2.1 random-seed:0x1234",
-                " --to-source 192.0.2.1 --random-seed 0x1234",
-            ),
-            (
-                V4,
-                &[(Seed, "4660"), (Ports, "9")],
-                " ports:9 random-seed:0x1234",
-                " --to-ports 9 --random-seed 0x1234",
-            ),
-            (
-                V4,
-                &[(To, "192.0.2.1"), (Seed, "0")],
-                " to:192.0.2.1",
-                " --to-source 192.0.2.1",
-            ),
-            (
-                V4,
-                &[(To, "0.0.0.0:65535")],
-                " to:0.0.0.0:65535",
-                " --to-source 0.0.0.0:65535",
-            ),
-            (
-                V6,
-                &[(To, "[2001:db8::7]:4000")],
-                " to:[2001:db8::7]:4000",
-                " --to-source [2001:db8::7]:4000",
-            ),
-            (
-                V6,
-                &[(To, "[2001:0db8:0::7]")],
-                " to:2001:db8::7",
-                " --to-source 2001:db8::7",
-            ),
-            (
-                V6,
-                &[(To, "2001:db8::7")],
-                " to:2001:db8::7",
-                " --to-source 2001:db8::7",
-            ),
-            (
-                V6,
-                &[(To, "2001:db8::1-2001:db8::ff")],
-                " to:2001:db8::1-2001:db8::ff",
-                " --to-source 2001:db8::1-2001:db8::ff",
-            ),
-            (
-                V6,
-                &[(To, "[2001:db8::1]-[2001:db8::ff]:4000-4100")],
-                " to:[2001:db8::1]-[2001:db8::ff]:4000-4100",
-                " --to-source [2001:db8::1]-[2001:db8::ff]:4000-4100",
-            ),
-            (
-                V6,
-                &[(To, "[2001:db8::7-2001:db8::9]:1-2")],
-                " to:[2001:db8::7]-[2001:db8::9]:1-2",
-                " --to-source [2001:db8::7]-[2001:db8::9]:1-2",
-            ),
-            (
-                V6,
-                &[(To, "2001:db8::/64")],
-                " to:2001:db8::/64",
-                " --to-source 2001:db8::/64",
-            ),
-            (
-                V6,
-                &[(To, "[2001:db8::/64]")],
-                " to:2001:db8::/64",
-                " --to-source 2001:db8::/64",
-            ),
-            (
-                V6,
-                &[(To, "[2001:db8::]/64:4000")],
-                " to:[2001:db8::]/64:4000",
-                " --to-source [2001:db8::]/64:4000",
-            ),
-            (
-                V6,
-                &[(To, "[2001:db8::/64]:4000-4100")],
-                " to:[2001:db8::]/64:4000-4100",
-                " --to-source [2001:db8::]/64:4000-4100",
-            ),
-            (
-                V6,
-                &[(To, "2001:db8::/64"), (Ports, "4000")],
-                " to:[2001:db8::]/64:4000",
-                " --to-source [2001:db8::]/64:4000",
-            ),
-            (V6, &[(Ports, "53")], " ports:53", " --to-ports 53"),
-            (
-                V6,
-                &[(To, "[::ffff:192.0.2.1]:53")],
-                " to:[::ffff:192.0.2.1]:53",
-                " --to-source [::ffff:192.0.2.1]:53",
-            ),
-            (
-                V6,
-                &[(To, "[::]:1"), (Seed, "0xffffffff")],
-                " to:[::]:1 random-seed:0xffffffff",
-                " --to-source [::]:1 --random-seed 0xffffffff",
-            ),
-        ];
-        for &(family, opts, print, save) in cases {
-            assert_eq!(
-                round_trip(opts, family),
-                (print.to_owned(), save.to_owned()),
-                "{family:?} {opts:?}"
-            );
+        for row in table(FORMS) {
+            let [family, opts, print, save] = row[..] else {
+                panic!("row {row:?}")
+            };
+            let (family, opts) = (family_of(family), options_of(opts));
+            let (got_print, got_save) = round_trip(&opts, family);
+            assert_eq!(got_print, format!(" {print}"), "{family:?} {opts:?}");
+            assert_eq!(got_save, format!(" {save}"), "{family:?} {opts:?}");
         }
     }
 

@@ -1,3 +1,3 @@
-# The UDP rewrite with the rule added through iptables-nft.
+# The UDP rewrite with the rules added through iptables-nft.
 . "$SSNAT_OUT/env.sh"
-IPT=iptables-nft . "$REPO/tests/qemu/04-udp-rewrite-legacy.sh"
+IPT=iptables-nft IP6T=ip6tables-nft . "$REPO/tests/qemu/04-udp-rewrite-legacy.sh"
