@@ -2,6 +2,7 @@
 #
 #   make demo      build what is missing, boot the kernel in QEMU, show a UDP rewrite
 #   make check     every test: cargo tests of the workspace, then the QEMU tests
+#   make bench     instructions per packet of the packet path (callgrind), as ratios
 #   make           the module and the userspace parts (kernel built and cached first)
 #
 # KDIR=/path/to/kernel/build builds against another kernel tree (it needs CONFIG_RUST
@@ -13,7 +14,7 @@ CACHE_KDIR := $(shell bash -c '. scripts/env.sh; ssnat_kdir')
 KDIR ?= $(CACHE_KDIR)
 CARGO ?= cargo
 
-.PHONY: all setup kernel module userspace install demo check test-host test-qemu clean
+.PHONY: all setup kernel module userspace install demo check test-host test-qemu bench clean
 
 all: module userspace
 
@@ -50,6 +51,10 @@ test-qemu: module userspace
 
 check: module userspace
 	@scripts/check.sh host qemu
+
+# Instructions per packet of the pure packet path under callgrind (bench/results/).
+bench: setup
+	@scripts/bench.sh
 
 clean:
 	-$(MAKE) -s -C $(KDIR) M=$(CURDIR) clean 2>/dev/null
