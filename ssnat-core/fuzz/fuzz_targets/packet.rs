@@ -1,0 +1,63 @@
+//! Fuzz target: any bytes as a packet, any mapping. The packet path must never panic
+//! (the kernel builds with overflow checks, where a panic is a BUG), must leave a
+//! packet it refuses untouched, and must keep every one's-complement sum it does not
+//! own: the IPv4 header still sums as before, and outside the bytes it may change
+//! nothing moves.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use ssnat_core::csum;
+use ssnat_core::packet::{self, AddrMap, Family, Mapping};
+
+fuzz_target!(|data: &[u8]| {
+    if data.len() < 40 {
+        return;
+    }
+    let (ctl, pkt) = data.split_at(40);
+    let v6 = ctl[0] & 1 == 1;
+    let family = if v6 { Family::V6 } else { Family::V4 };
+    let mut min = [0u8; 16];
+    let mut max = [0u8; 16];
+    let n = if v6 { 16 } else { 4 };
+    min[..n].copy_from_slice(&ctl[1..1 + n]);
+    max[..n].copy_from_slice(&ctl[17..17 + n]);
+    if v6 {
+        max[..8].copy_from_slice(&min[..8]);
+    }
+    if min > max {
+        core::mem::swap(&mut min, &mut max);
+    }
+    let addr = match ctl[33] % 3 {
+        0 => AddrMap::Keep,
+        1 => AddrMap::Range { min, max },
+        _ => AddrMap::Prefix { base: min, len: 1 + ctl[34] % (n as u8 * 8) },
+    };
+    let lo = u16::from_be_bytes([ctl[35], ctl[36]]).max(1);
+    let hi = lo.saturating_add(u16::from(ctl[37]));
+    let ports = (ctl[38] & 1 == 1).then_some((lo, hi));
+    let map = Mapping { family, addr, ports, seed: u32::from(ctl[39]) };
+    let csum_start = (ctl[38] & 2 == 2).then_some(usize::from(ctl[38] >> 2));
+
+    let mut buf = pkt.to_vec();
+    let head_len = buf.len().min(packet::MAX_PLAN_LEN);
+    let plan = match packet::plan(&buf[..head_len], buf.len(), &map, csum_start) {
+        Ok(p) => p,
+        Err(_) => return,
+    };
+    assert!(plan.write_len <= buf.len());
+    let before = buf.clone();
+    match packet::apply(&mut buf, &plan) {
+        Err(_) => assert_eq!(buf, before, "a refused packet changed"),
+        Ok(_) => {
+            // Beyond the bytes made writable, nothing moved.
+            assert_eq!(buf[plan.write_len..], before[plan.write_len..]);
+            if !v6 {
+                let ihl = usize::from(before[0] & 15) * 4;
+                let a = csum::fold(csum::sum(&before[..ihl]));
+                let b = csum::fold(csum::sum(&buf[..ihl]));
+                let same = a == b || (a == 0 && b == 0xffff) || (a == 0xffff && b == 0);
+                assert!(same, "IPv4 header sum moved: {a:#x} -> {b:#x}");
+            }
+        }
+    }
+});
