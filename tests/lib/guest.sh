@@ -125,8 +125,10 @@ check() {
 	$PKT check --cap "$W/$name.cap" "$@" || fail "packets captured as $name"
 }
 
+# conntrack_count NS: entries of the namespace's conntrack table, but for the ICMP
+# echo of setup_topology's neighbour warm-up.
 conntrack_count() {
-	ip netns exec "$1" cat /proc/net/nf_conntrack | wc -l
+	ip netns exec "$1" cat /proc/net/nf_conntrack | grep -v -c -E ' icmp(v6)? ' || true
 }
 
 # counter NS COLUMN [RULE]: a counter of /proc/net/xt_SSNAT (sum over rules, or one rule).

@@ -333,6 +333,8 @@ def cmd_capture(a):
             want = 1 if info["fam"] == 4 else 58
         if want is not None and info["proto"] != want and not (info["fam"] == 6 and info["frag"]):
             continue
+        if a.proto in ("icmp", "icmpv6") and len(pkt) > info["l4"] and pkt[info["l4"]] not in (8, 128):
+            continue  # only the echo requests sent; not the router's errors about replies
         got.append({"status": status, "pkt": pkt.hex()})
     with open(a.out, "w") as f:
         json.dump(got, f)
@@ -413,7 +415,7 @@ def cmd_check(a):
         s_port, d_port = ports(info, pkt)
         if sp is not None and (s_port is None or not in_range(s_port, sp)):
             errs.append("%s: source port %s outside %d-%d" % (what, s_port, sp[0], sp[1]))
-        if a.dport is not None and proto not in (1, 58) and d_port != a.dport:
+        if a.dport is not None and proto in (6, 17, 33, 132, 136) and d_port != a.dport:
             errs.append("%s: destination port %s, expected %d" % (what, d_port, a.dport))
         seg = pkt[info["l4"]:info["end"]]
         hl = {6: 20, 17: 8, 136: 8, 33: 16, 132: 28, 1: 8, 58: 8}.get(proto, 0)

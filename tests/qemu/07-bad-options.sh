@@ -17,7 +17,7 @@ check_refused 'bad address' --to-source 198.51.100
 check_refused 'bad address' --to-source bogus
 check_refused 'required'
 check_refused 'unknown option' --bogus 1
-iptables-legacy -h -j SSNAT >"$W/help" 2>&1 || true
+iptables-legacy -j SSNAT -h >"$W/help" 2>&1 || true
 grep -q -- "--to-source" "$W/help" || fail "help does not describe --to-source: $(cat "$W/help")"
 [ -z "$(iptables-legacy-save -t raw | grep SSNAT)" ] || fail "a refused rule was added"
 rmmod xt_SSNAT
