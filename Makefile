@@ -44,13 +44,13 @@ demo: module userspace
 	@scripts/demo.sh
 
 test-host: setup
-	@scripts/check.sh host
+	@scripts/check.sh host fuzz
 
 test-qemu: module userspace
 	@scripts/check.sh qemu
 
 check: module userspace
-	@scripts/check.sh host qemu
+	@scripts/check.sh host fuzz qemu
 
 # Instructions per packet of the pure packet path under callgrind (bench/results/).
 bench: setup

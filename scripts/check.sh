@@ -21,6 +21,21 @@ for stage in "$@"; do
 		[ $status = 0 ] || grep -q 'test result' "$log" || echo "host 0 1" >>"$summary"
 		rm -f "$log"
 		;;
+	fuzz)
+		# The fuzz target of the pure core, for a fixed budget. cargo fuzz needs
+		# nightly-only flags (sanitizers); RUSTC_BOOTSTRAP lets the stable rustc take them.
+		secs=${SSNAT_FUZZ_SECONDS:-60}
+		echo "== cargo fuzz run packet (${secs}s)"
+		if (cd ssnat-core/fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run packet --fuzz-dir . -- \
+			-max_total_time="$secs" -print_final_stats=1 >fuzz.log 2>&1); then
+			grep -E '^Done|stat::number_of_executed_units' ssnat-core/fuzz/fuzz.log | head -2
+			echo "fuzz 1 0" >>"$summary"
+		else
+			tail -n 30 ssnat-core/fuzz/fuzz.log
+			echo "fuzz 0 1" >>"$summary"
+			status=1
+		fi
+		;;
 	qemu)
 		echo "== QEMU tests (virtme-ng, TCG; one boot per test)"
 		SSNAT_SUMMARY=$summary tests/run.sh || status=1

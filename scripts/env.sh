@@ -7,6 +7,7 @@ KERNEL_DEB_VERSION=7.3.4-1~bpo13+1
 KERNEL_SUITE=trixie-backports
 BINDGEN_VERSION=0.73.2
 VIRTME_NG_VERSION=1.42
+CARGO_FUZZ_VERSION=0.13.2
 export LIBCLANG_PATH=/usr/lib/llvm-19/lib
 export PATH="$HOME/.cargo/bin:$PATH"
 

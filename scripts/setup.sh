@@ -35,6 +35,11 @@ if ! bindgen --version 2>/dev/null | grep -q "$BINDGEN_VERSION"; then
 	cargo install -q --locked "bindgen-cli@$BINDGEN_VERSION" || die "cargo install bindgen-cli failed"
 fi
 
+if ! cargo fuzz --version >/dev/null 2>&1; then
+	echo "setup: cargo install cargo-fuzz $CARGO_FUZZ_VERSION (about 2 minutes)"
+	cargo install -q --locked "cargo-fuzz@$CARGO_FUZZ_VERSION" || die "cargo install cargo-fuzz failed"
+fi
+
 if ! vng --version 2>/dev/null | grep -q "$VIRTME_NG_VERSION"; then
 	echo "setup: pip install virtme-ng $VIRTME_NG_VERSION"
 	python3 -m pip install -q "virtme-ng==$VIRTME_NG_VERSION" 2>/dev/null ||

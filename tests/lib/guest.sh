@@ -70,8 +70,12 @@ setup_topology() {
 	ip -n snd -6 route add default via $RTR6A
 	ip -n rcv -6 route add default via $RTR6B
 	if [ "${1:-}" != noct ]; then
-		ip netns exec rtr iptables-legacy -A FORWARD -m conntrack --ctstate INVALID -j DROP
-		ip netns exec rtr ip6tables-legacy -A FORWARD -m conntrack --ctstate INVALID -j DROP
+		# (nft itself, so that neither iptables backend warns about the other's tables)
+		ip netns exec rtr nft -f - <<-NFT
+			table inet ct {
+				chain fwd { type filter hook forward priority 0; ct state invalid drop; }
+			}
+		NFT
 	fi
 	# Resolve neighbours first, so that no packet of a test waits for ARP or ND.
 	ip netns exec snd ping -c1 -W5 $RTR4A >/dev/null || fail "sender cannot reach router"

@@ -98,11 +98,17 @@ def payload(seq: int, size: int) -> bytes:
     return head + body
 
 
-def build_l4(fam, proto, src, dst, sport, dport, data, zero_csum=False):
+def udplite_coverage(seg):
+    """Bytes a UDP-Lite checksum covers: the coverage field, 0 meaning all."""
+    cov = struct.unpack("!H", seg[4:6])[0]
+    return len(seg) if cov == 0 else min(cov, len(seg))
+
+
+def build_l4(fam, proto, src, dst, sport, dport, data, zero_csum=False, cscov=0):
     if proto in (6,):
         seg = struct.pack("!HHIIBBHHH", sport, dport, 1, 0, 5 << 4, 0x18, 65535, 0, 0) + data
     elif proto in (17, 136):
-        ln = 8 + len(data) if proto == 17 else 0  # UDP-Lite: coverage 0 = all
+        ln = 8 + len(data) if proto == 17 else cscov  # UDP-Lite: coverage, 0 = all
         seg = struct.pack("!HHHH", sport, dport, ln, 0) + data
     elif proto == 33:
         # DCCP generic header with X=1 (extended seq), type 2 (Data): 16 bytes
@@ -133,7 +139,8 @@ def fill_check(fam, proto, src, dst, seg):
         return
     off, ps = lc
     seg[off:off + 2] = b"\0\0"
-    s = csum_sum((pseudo(fam, src, dst, proto, len(seg)) if ps else b"") + bytes(seg))
+    covered = bytes(seg[:udplite_coverage(seg)]) if proto == 136 else bytes(seg)
+    s = csum_sum((pseudo(fam, src, dst, proto, len(seg)) if ps else b"") + covered)
     c = (~s) & 0xFFFF
     if c == 0 and proto in (17, 136):
         c = 0xFFFF
@@ -149,10 +156,11 @@ def ip_header(fam, proto, src, dst, plen, ident=1, frag=0, mf=False, lie=0):
     return struct.pack("!IHBB16s16s", 6 << 28, plen + lie, proto, 64, src, dst)
 
 
-def build_packets(fam, proto, src, dst, sport, dport, data, frag=0, zero_csum=False, ident=1, lie=None):
+def build_packets(fam, proto, src, dst, sport, dport, data, frag=0, zero_csum=False, ident=1, lie=None,
+                  cscov=0):
     """The IP packets (several when fragmented) of one datagram."""
     s, d = addr_bytes(src), addr_bytes(dst)
-    seg = build_l4(fam, proto, s, d, sport, dport, data, zero_csum)
+    seg = build_l4(fam, proto, s, d, sport, dport, data, zero_csum, cscov)
     if lie == "udp-len":
         seg = seg[:4] + struct.pack("!H", len(seg) + 40) + seg[6:]
     if not frag or len(seg) <= frag:
@@ -245,7 +253,7 @@ def verify(info, pkt, partial=False):
         want = csum_sum(ph)
         if field != want and not (field == 0xFFFF and want == 0) and not (field == 0 and want == 0xFFFF):
             errs.append("partial checksum 0x%04x, pseudo-header sum 0x%04x" % (field, want))
-    elif csum_sum(ph + seg) != 0xFFFF:
+    elif csum_sum(ph + (seg[:udplite_coverage(seg)] if p == 136 else seg)) != 0xFFFF:
         errs.append("bad L4 checksum 0x%04x (protocol %d)" % (field, p))
     return errs
 
@@ -290,7 +298,7 @@ def cmd_send(a):
             pkts = [build_icmp_error(a.family, src, a.dst, sport, a.dport, payload(i, a.size))]
         else:
             pkts = build_packets(a.family, proto, src, a.dst, sport, a.dport, payload(i, a.size), a.frag,
-                                 a.zero_csum, ident=i + 1, lie=a.lie)
+                                 a.zero_csum, ident=i + 1, lie=a.lie, cscov=a.cscov)
         for p in pkts:
             s.send(eth + p)
             n += 1
@@ -529,8 +537,15 @@ def cmd_show(a):
         src = ipaddress.ip_address(info["src"])
         dst = ipaddress.ip_address(info["dst"])
         fmt = "%s:%s" if info["fam"] == 4 else "[%s]:%s"
-        print("%-7s %-22s -> %-22s %s" % (a.label, fmt % (src, sp), fmt % (dst, dp),
-                                          "checksums ok" if not errs else "; ".join(errs)))
+        sums = []
+        if info["fam"] == 4:
+            sums.append("ip 0x%04x" % struct.unpack("!H", pkt[10:12])[0])
+        lc = l4_check(info["proto"], info["fam"])
+        if lc and not (info["frag"] or info["mf"]):
+            off = info["l4"] + lc[0]
+            sums.append("l4 0x%04x" % struct.unpack("!H", pkt[off:off + 2])[0])
+        print("%-7s %-22s -> %-22s csum %s: %s" % (a.label, fmt % (src, sp), fmt % (dst, dp), " ".join(sums),
+                                                  "valid" if not errs else "; ".join(errs)))
 
 
 # ---------------------------------------------------------------- TCP stream
@@ -593,6 +608,7 @@ def main():
     s.add_argument("--size", type=int, default=64)
     s.add_argument("--frag", type=int, default=0)
     s.add_argument("--lie")
+    s.add_argument("--cscov", type=int, default=0, help="UDP-Lite checksum coverage (0: all)")
     s.add_argument("--zero-csum", action="store_true")
     s.add_argument("--inter", type=float, default=0.0)
     c = sub.add_parser("capture")

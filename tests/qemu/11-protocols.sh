@@ -1,4 +1,5 @@
-# Every protocol, IPv4 and IPv6, both backends: TCP, UDP-Lite, DCCP, SCTP (CRC32c
+# Every protocol, IPv4 and IPv6, both backends: TCP, UDP-Lite (whole and partial
+# coverage), DCCP, SCTP (CRC32c
 # recomputed), ICMP/ICMPv6 echo (identifier as port), GRE (address only).
 . "$SSNAT_OUT/env.sh"; . "$REPO/tests/lib/guest.sh"
 N=5
@@ -30,6 +31,15 @@ for backend in legacy nft; do
 			capture_wait rx >/dev/null
 			check rx --proto $proto --count $N --src $to "${sport_check[@]}" --dport 6000 |
 				sed "s/^/$backend ipv$fam: /"
+			if [ $proto = udplite ]; then
+				# Partial coverage: the checksum covers the header and 12 bytes only.
+				capture_start rcv d0 $N rx $proto
+				send --family $fam --proto udplite --cscov 20 --src $src --sport 5004 --dst $dst \
+					--dport 6000 --count $N >/dev/null
+				capture_wait rx >/dev/null
+				check rx --proto udplite --count $N --src $to --sport 4000 --dport 6000 |
+					sed "s/^/$backend ipv$fam coverage 20: /"
+			fi
 			rtr_ipt $fam -t raw -F
 		done
 	done
