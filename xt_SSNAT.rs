@@ -18,6 +18,8 @@ pub mod abi;
 pub mod crc32c;
 #[path = "ssnat-core/src/csum.rs"]
 pub mod csum;
+#[path = "ssnat-core/src/genl.rs"]
+pub mod genl;
 #[path = "ssnat-core/src/hash.rs"]
 pub mod hash;
 #[path = "ssnat-core/src/packet.rs"]
@@ -40,25 +42,15 @@ module! {
 /// The `SSNAT` target.
 struct Ssnat;
 
-/// Per-rule counters, in `/proc/net/xt_SSNAT` order: packets and bytes rewritten,
-/// packets seen already tracked by conntrack, then one per [`Skip`] reason.
+/// Indices into [`genl::COUNTERS`], the per-rule counters in `/proc/net/xt_SSNAT`
+/// order: packets and bytes rewritten, packets seen already tracked by conntrack, then
+/// one per [`Skip`] reason.
 mod counter {
     pub(crate) const PACKETS: usize = 0;
     pub(crate) const BYTES: usize = 1;
     pub(crate) const TRACKED: usize = 2;
-    pub(crate) const SKIP: usize = 3;
+    pub(crate) const SKIP: usize = super::genl::COUNTER_SKIP;
 }
-const COUNTERS: [&CStr; 3 + packet::SKIP_REASONS] = [
-    c"packets",
-    c"bytes",
-    c"tracked",
-    c"truncated",
-    c"malformed",
-    c"header-chain",
-    c"no-port",
-    c"unchanged",
-    c"no-memory",
-];
 
 /// Hooks a table may run SSNAT from; the others are refused in checkentry.
 fn allowed_hooks(table: &[u8]) -> Option<u32> {
@@ -80,7 +72,7 @@ impl xtables::Target for Ssnat {
     const NAME: &'static CStr = c"SSNAT";
     const REVISION: u8 = abi::TARGET_REVISION;
     const USER_SIZE: usize = abi::USER_SIZE;
-    const COUNTERS: &'static [&'static CStr] = &COUNTERS;
+    const COUNTERS: &'static [&'static CStr] = &genl::COUNTERS;
 
     fn private_slot(info: &mut SsnatInfo) -> &mut u64 {
         &mut info.kernel_private

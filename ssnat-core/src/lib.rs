@@ -14,5 +14,6 @@ extern crate std;
 pub mod abi;
 pub mod crc32c;
 pub mod csum;
+pub mod genl;
 pub mod hash;
 pub mod packet;

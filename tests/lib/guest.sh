@@ -72,8 +72,8 @@ setup_topology() {
 	if [ "${1:-}" != noct ]; then
 		# (nft itself, so that neither iptables backend warns about the other's tables)
 		ip netns exec rtr nft -f - <<-NFT
-			table inet ct {
-				chain fwd { type filter hook forward priority 0; ct state invalid drop; }
+			table inet conntrack_on {
+				chain forward { type filter hook forward priority 0; ct state invalid drop; }
 			}
 		NFT
 	fi

@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The generic netlink ABI of xt_SSNAT's control plane (runtime profiles): the one
+//! definition of the family, its commands and attributes, shared by the kernel module
+//! and `ssnatctl`.
+//!
+//! A profile is a named mapping (everything `--to-source` can express) that rules refer
+//! to with `-j SSNAT --profile NAME`. Profiles live per network namespace. Replacing a
+//! profile is atomic for the packet path: a packet sees the old mapping or the new one.
+//!
+//! Messages carry a mapping as the attributes [`attr::FAMILY`] to [`attr::SEED`], with
+//! the meaning of the fields of [`crate::abi::SsnatInfo`] of the same names (addresses
+//! in network byte order, 4 or 16 bytes; ports in host byte order as netlink `u16`s).
+
+/// Generic netlink family name.
+pub const FAMILY_NAME: &str = "SSNAT";
+/// Family version.
+pub const FAMILY_VERSION: u8 = 1;
+/// Multicast group on which every change is announced (the command of the change,
+/// with the profile as a dump shows it).
+pub const MCGRP_EVENTS: &str = "events";
+
+/// Commands (`genlmsghdr.cmd`).
+pub mod cmd {
+    /// Create a profile (fails with `EEXIST` if it exists).
+    pub const NEW: u8 = 1;
+    /// Replace a profile's mapping (fails with `ENOENT` if it does not exist).
+    pub const SET: u8 = 2;
+    /// Delete a profile (`EBUSY` while a rule uses it).
+    pub const DEL: u8 = 3;
+    /// Get one profile by [`super::attr::NAME`], or dump all of the namespace.
+    pub const GET: u8 = 4;
+}
+
+/// Attributes of a profile message.
+pub mod attr {
+    /// NUL-terminated name, 1 to [`crate::abi::PROFILE_NAME_LEN`] - 1 bytes: letters,
+    /// digits, `-`, `_`, `.`.
+    pub const NAME: u16 = 1;
+    /// `u8`: `NFPROTO_IPV4` or `NFPROTO_IPV6`.
+    pub const FAMILY: u16 = 2;
+    /// `u16`: `F_MAP_ADDR`, `F_MAP_PORT`, `F_PREFIX` of [`crate::abi`].
+    pub const FLAGS: u16 = 3;
+    /// Binary, 4 (IPv4) or 16 (IPv6) bytes.
+    pub const MIN_ADDR: u16 = 4;
+    /// Binary, 4 or 16 bytes.
+    pub const MAX_ADDR: u16 = 5;
+    /// `u8`.
+    pub const PREFIX_LEN: u16 = 6;
+    /// `u16`.
+    pub const MIN_PORT: u16 = 7;
+    /// `u16`.
+    pub const MAX_PORT: u16 = 8;
+    /// `u32`.
+    pub const SEED: u16 = 9;
+    /// `u32`, in replies only: the number of rules that use the profile.
+    pub const RULES: u16 = 10;
+    /// Nested, in replies only: counters summed over the CPUs, one `u64` attribute
+    /// each, numbered from 1 in the order of [`super::COUNTERS`].
+    pub const STATS: u16 = 11;
+    /// Padding for 64-bit attributes.
+    pub const PAD: u16 = 12;
+    /// Highest attribute number.
+    pub const MAX: u16 = 12;
+}
+
+/// Names of the counters (per rule in `/proc/net/xt_SSNAT`, per profile in
+/// [`attr::STATS`]): packets and bytes rewritten, packets conntrack already tracked,
+/// then one per skip reason of [`crate::packet::Skip`].
+/// (C strings, as the kernel hands them to `seq_printf`.)
+pub const COUNTERS: [&core::ffi::CStr; 3 + crate::packet::SKIP_REASONS] = [
+    c"packets",
+    c"bytes",
+    c"tracked",
+    c"truncated",
+    c"malformed",
+    c"header-chain",
+    c"no-port",
+    c"unchanged",
+    c"no-memory",
+];
+/// Index of the first skip-reason counter in [`COUNTERS`].
+pub const COUNTER_SKIP: usize = 3;
+
+/// Whether `name` is a valid profile name.
+pub fn valid_profile_name(name: &[u8]) -> bool {
+    !name.is_empty()
+        && name.len() < crate::abi::PROFILE_NAME_LEN
+        && name.iter().all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_follow_skip_reasons() {
+        for (i, s) in crate::packet::Skip::ALL.iter().enumerate() {
+            assert_eq!(COUNTERS[COUNTER_SKIP + i].to_str().unwrap(), s.name());
+        }
+    }
+
+    #[test]
+    fn names() {
+        assert!(valid_profile_name(b"moh"));
+        assert!(valid_profile_name(b"call-42_a.b"));
+        assert!(!valid_profile_name(b""));
+        assert!(!valid_profile_name(b"a b"));
+        assert!(!valid_profile_name(&[b'a'; 32]));
+        assert!(valid_profile_name(&[b'a'; 31]));
+    }
+}
