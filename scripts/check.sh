@@ -24,7 +24,7 @@ for stage in "$@"; do
 	fuzz)
 		# The fuzz target of the pure core, for a fixed budget. cargo fuzz needs
 		# nightly-only flags (sanitizers); RUSTC_BOOTSTRAP lets the stable rustc take them.
-		secs=${SSNAT_FUZZ_SECONDS:-60}
+		secs=${SSNAT_FUZZ_SECONDS:-30}
 		echo "== cargo fuzz run packet (${secs}s)"
 		if (cd ssnat-core/fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run packet --fuzz-dir . -- \
 			-max_total_time="$secs" -print_final_stats=1 >fuzz.log 2>&1); then

@@ -9,7 +9,9 @@ BINDGEN_VERSION=0.73.2
 VIRTME_NG_VERSION=1.42
 CARGO_FUZZ_VERSION=0.13.2
 export LIBCLANG_PATH=/usr/lib/llvm-19/lib
-export PATH="$HOME/.cargo/bin:$PATH"
+# cargo-installed tools (bindgen, cargo-fuzz) and pip-installed ones (vng).
+pyscripts=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))' 2>/dev/null || true)
+export PATH="$HOME/.cargo/bin:${pyscripts:+$pyscripts:}$PATH"
 
 ssnat_repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 ssnat_rustc_version() { rustc --version | awk '{print $2}'; }

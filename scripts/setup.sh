@@ -8,7 +8,7 @@ mkdir -p "$SSNAT_CACHE"
 
 debs=(build-essential flex bison bc libelf-dev libssl-dev cpio kmod dwarves
 	libclang-19-dev qemu-system-x86 iptables libxtables-dev iproute2 tcpdump
-	python3-scapy busybox-static pkg-config valgrind ethtool nftables iputils-ping)
+	busybox-static pkg-config valgrind ethtool nftables iputils-ping)
 missing=()
 for p in "${debs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

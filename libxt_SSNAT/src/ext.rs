@@ -3,7 +3,7 @@
 //! `libxt_SSNAT.so`.
 //!
 //! This is the C side of iptables' `extensions/libxt_*.c` in Rust: the callbacks only
-//! convert between C and [`crate::parse`], where the logic is. Errors go through
+//! convert between C and [`ssnat_spec`], where the logic is. Errors go through
 //! libxtables' `xt_params->exit_err`, which prints `iptables v1.8.9 (legacy): SSNAT: ...`
 //! and exits (status 2 for `PARAMETER_PROBLEM`), before anything reaches the kernel.
 //!
@@ -23,8 +23,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
 
 use ssnat_core::abi::{SsnatInfo, TARGET_NAME, TARGET_REVISION, USER_SIZE};
+use ssnat_spec::{apply_option, final_check, print_text, save_text, Family, Opt, RuleProto};
 
-use crate::parse::{apply_option, final_check, print_text, save_text, Family, Opt, RuleProto};
 use crate::sys;
 
 /// Target name as a C string; checked against the ABI's [`TARGET_NAME`] below.
@@ -577,7 +577,7 @@ mod tests {
         // An entry as iptables builds it: 8-aligned header + info.
         let mut blob = vec![0u64; (ENTRY_HEADER + TARGET_SIZE) / 8];
         let mut info = SsnatInfo::zeroed();
-        crate::parse::apply_option(&mut info, Opt::ToSource, "192.0.2.9:53", Family::V4).unwrap();
+        apply_option(&mut info, Opt::ToSource, "192.0.2.9:53", Family::V4).unwrap();
         let base = blob.as_mut_ptr().cast::<u8>();
         // SAFETY: the blob holds ENTRY_HEADER + TARGET_SIZE bytes, 8-aligned.
         unsafe {

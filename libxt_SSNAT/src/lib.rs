@@ -3,8 +3,8 @@
 //! iptables dlopen()s `$XTABLES_LIBDIR/libxt_SSNAT.so` the first time a rule names
 //! `-j SSNAT`; the library's constructor registers one target per family with libxtables
 //! ([`ext`]). From then on iptables calls back for each option (`--to-source`,
-//! `--to-ports`, `--random-seed`: [`parse`]), the final check (the kernel's own
-//! [`ssnat_core::abi::SsnatInfo::validate`], with the rule's `-p`), `-L` and
+//! `--to-ports`, `--random-seed`: parsed by [`ssnat_spec`]), the final check (the
+//! kernel's own [`ssnat_core::abi::SsnatInfo::validate`], with the rule's `-p`), `-L` and
 //! `iptables-save`.
 //!
 //! ```text
@@ -30,5 +30,4 @@
 )]
 
 pub mod ext;
-pub mod parse;
 pub mod sys;

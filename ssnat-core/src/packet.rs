@@ -593,7 +593,11 @@ fn plan_inner(head: &[u8], l3: &L3, map: &Mapping, outer_saddr: &[u8]) -> Result
     }
     let l4 = ip + ihl;
     if ifirst {
-        let (ports, check): (Option<(usize, usize)>, Option<(usize, bool, bool)>) = match iproto {
+        // (source port, destination port) offsets; (checksum offset, covers the
+        // pseudo-header, zero computed is sent as 0xffff).
+        type Ports = Option<(usize, usize)>;
+        type QuotedCheck = Option<(usize, bool, bool)>;
+        let (ports, check): (Ports, QuotedCheck) = match iproto {
             proto::TCP => (Some((0, 2)), Some((16, true, false))),
             proto::UDP => (Some((0, 2)), Some((6, true, true))),
             proto::UDPLITE => (Some((0, 2)), Some((6, true, true))),

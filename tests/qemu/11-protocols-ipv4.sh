@@ -1,6 +1,7 @@
-# Every protocol, both backends (IPv4 here; 11-protocols-ipv6 sources this with FAMS=6): TCP, UDP-Lite (whole and partial
-# coverage), DCCP, SCTP (CRC32c
-# recomputed), ICMP/ICMPv6 echo (identifier as port), GRE (address only).
+# Every protocol, both backends (IPv4 here; 11-protocols-ipv6 sources this with FAMS=6):
+# TCP, UDP-Lite (whole and partial coverage), DCCP, SCTP (CRC32c recomputed), ICMP or
+# ICMPv6 echo (identifier as port), GRE (address only). One rule per protocol, all
+# protocols sent and captured together, then checked one by one.
 . "$SSNAT_OUT/env.sh"; . "$REPO/tests/lib/guest.sh"
 N=5
 load_module
@@ -13,35 +14,26 @@ for backend in legacy nft; do
 		else
 			src=$SND6 dst=$RCV6 to=2001:db8:99::7 bracket="[2001:db8:99::7]" icmp=icmpv6
 		fi
-		for proto in tcp udplite dccp sctp $icmp gre; do
+		protos="tcp udplite dccp sctp $icmp"
+		for proto in $protos gre; do
 			pname=$proto
 			[ $proto = icmpv6 ] && pname=ipv6-icmp
-			if [ $proto = gre ]; then
-				rule=(--to-source $to)
-				sport_check=()
-			else
-				rule=(--to-source "$bracket:4000")
-				sport_check=(--sport 4000)
-			fi
+			rule=(--to-source "$bracket:4000")
+			[ $proto = gre ] && rule=(--to-source $to)
 			rtr_ipt $fam -t raw -A PREROUTING -i r0 -p $pname -j CT --notrack
 			rtr_ipt $fam -t raw -A PREROUTING -i r0 -p $pname -j SSNAT "${rule[@]}" ||
 				fail "$IPT: rule for $proto"
-			capture_start rcv d0 $N rx $proto
-			send --family $fam --proto $proto --src $src --sport 5004 --dst $dst --dport 6000 --count $N >/dev/null
-			capture_wait rx >/dev/null
-			check rx --proto $proto --count $N --src $to "${sport_check[@]}" --dport 6000 |
-				sed "s/^/$backend ipv$fam: /"
-			if [ $proto = udplite ]; then
-				# Partial coverage: the checksum covers the header and 12 bytes only.
-				capture_start rcv d0 $N rx $proto
-				send --family $fam --proto udplite --cscov 20 --src $src --sport 5004 --dst $dst \
-					--dport 6000 --count $N >/dev/null
-				capture_wait rx >/dev/null
-				check rx --proto udplite --count $N --src $to --sport 4000 --dport 6000 |
-					sed "s/^/$backend ipv$fam coverage 20: /"
-			fi
-			rtr_ipt $fam -t raw -F
 		done
+		all=$(echo $protos gre | tr ' ' ,)
+		capture_start rcv d0 $((N * 7)) rx "$all"
+		send --family $fam --proto "$all" --src $src --sport 5004 --dst $dst --dport 6000 --count $N >/dev/null
+		# UDP-Lite with partial coverage: the checksum covers the header and 12 bytes.
+		send --family $fam --proto udplite --cscov 20 --src $src --sport 5004 --dst $dst \
+			--dport 6000 --count $N >/dev/null
+		capture_wait rx >/dev/null
+		check rx --proto "${all/udplite/udplite:$((N * 2))}" --count $N --src $to --sport 4000 \
+			--dport 6000 | sed "s/^/$backend ipv$fam: /"
+		rtr_ipt $fam -t raw -F
 	done
 done
 [ "$(conntrack_count rtr)" = 0 ] || fail "conntrack entries in the router"

@@ -1,8 +1,19 @@
-//! The target's options: parsing them into a [`SsnatInfo`], writing it back for `-L`
-//! and `iptables-save`, and the final check of a rule.
+//! The SSNAT mapping specification: the target's options (`--to-source`, `--to-ports`,
+//! `--random-seed`) parsed into a [`SsnatInfo`], and written back as text for `-L` and
+//! `iptables-save`; and the final check of a rule.
 //!
-//! Pure Rust, no FFI: everything here is unit-tested on its own, and the callbacks in
-//! [`crate::ext`] only move bytes between libxtables and these functions.
+//! One implementation for every user of the syntax, so that a mapping reads and prints
+//! the same wherever it is given:
+//! * `libxt_SSNAT` (the iptables/ip6tables extension): its libxtables callbacks only
+//!   move bytes between C and these functions ([`apply_option`] per option,
+//!   [`final_check`], [`print_text`], [`save_text`]);
+//! * `ssnatctl`, for the mappings it handles itself (runtime profiles), with the same
+//!   syntax and messages as the rules.
+//!
+//! Pure safe `std` Rust, no FFI and no iptables types: the rule's protocol comes in as a
+//! plain [`RuleProto`], and everything is unit-tested on its own. The info itself, its
+//! ABI and its validation (the very [`SsnatInfo::validate`] the kernel runs) are
+//! `ssnat-core`'s.
 //!
 //! # Syntax
 //!
@@ -29,6 +40,9 @@
 //!
 //! Port mapping needs the rule to match a protocol with ports (`-p udp`, ...), the check
 //! [`SsnatInfo::validate`] makes in the kernel too; see [`final_check`].
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 use core::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
