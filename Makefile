@@ -36,8 +36,8 @@ userspace: setup
 	@. scripts/env.sh && $(CARGO) build -q --release --workspace
 
 install: module userspace
-	@. scripts/env.sh && install -m 0644 target/release/libxt_SSNAT.so "$$(pkg-config --variable=xtlibdir xtables)/"
-	install -m 0755 target/release/ssnatctl /usr/local/sbin/ssnatctl
+	@. scripts/env.sh && install -m 0644 "$$CARGO_TARGET_DIR/release/libxt_SSNAT.so" "$$(pkg-config --variable=xtlibdir xtables)/" && \
+		install -m 0755 "$$CARGO_TARGET_DIR/release/ssnatctl" /usr/local/sbin/ssnatctl
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules_install
 
 demo: module userspace
@@ -58,5 +58,5 @@ bench: setup
 
 clean:
 	-$(MAKE) -s -C $(KDIR) M=$(CURDIR) clean 2>/dev/null
-	$(CARGO) clean
+	. scripts/env.sh && $(CARGO) clean
 	rm -rf tests/out

@@ -171,7 +171,7 @@ impl<T: Target> Registration<T> {
         let size = c_uint::try_from(size).map_err(|_| EINVAL)?;
         let user = c_uint::try_from(T::USER_SIZE).map_err(|_| EINVAL)?;
         let ncounters = c_uint::try_from(T::COUNTERS.len()).map_err(|_| EINVAL)?;
-        // `PTRS` is a constant; the static below gives its array a fixed address.
+        // `PTRS` is a constant expression: the reference is promoted to a static.
         let names: &'static [*const c_char; MAX_COUNTERS] = &CounterNames::<T>::PTRS;
         // SAFETY: `T::NAME` and the counter names are NUL-terminated strings that live
         // forever (`'static`); `names` is promoted to a static; the callbacks are

@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$ssnat_repo"
 command -v valgrind >/dev/null || die "valgrind not installed (scripts/setup.sh installs it)"
 cargo build -q --release -p ssnat-bench
-bin=target/release/ssnat-bench
+bin=$CARGO_TARGET_DIR/release/ssnat-bench
 N=${BENCH_PACKETS:-20000}
 out=bench/results
 mkdir -p "$out"

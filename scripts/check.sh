@@ -8,6 +8,7 @@ summary=$(mktemp)
 trap 'rm -f "$summary"' EXIT
 status=0
 for stage in "$@"; do
+	t0=$SECONDS
 	case $stage in
 	host)
 		echo "== cargo test --workspace"
@@ -26,7 +27,8 @@ for stage in "$@"; do
 		# nightly-only flags (sanitizers); RUSTC_BOOTSTRAP lets the stable rustc take them.
 		secs=${SSNAT_FUZZ_SECONDS:-30}
 		echo "== cargo fuzz run packet (${secs}s)"
-		if (cd ssnat-core/fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run packet --fuzz-dir . -- \
+		if (cd ssnat-core/fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run packet --fuzz-dir . \
+			--target-dir "$SSNAT_CACHE/fuzz-target" -- \
 			-max_total_time="$secs" -print_final_stats=1 >fuzz.log 2>&1); then
 			grep -E '^Done|stat::number_of_executed_units' ssnat-core/fuzz/fuzz.log | head -2
 			echo "fuzz 1 0" >>"$summary"
@@ -42,6 +44,7 @@ for stage in "$@"; do
 		;;
 	*) die "unknown stage $stage" ;;
 	esac
+	echo "== $stage: $((SECONDS - t0)) s"
 done
 awk '{ p += $2; f += $3 } END { printf "%d passed, %d failed\n", p, f }' "$summary"
 exit $status

@@ -13,6 +13,9 @@ export LIBCLANG_PATH=/usr/lib/llvm-19/lib
 pyscripts=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))' 2>/dev/null || true)
 export PATH="$HOME/.cargo/bin:${pyscripts:+$pyscripts:}$PATH"
 
+# Cargo's build directory is cached too: a fresh clone (CI) reuses the compiled
+# dependencies instead of building them again.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$SSNAT_CACHE/cargo-target}"
 ssnat_repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 ssnat_rustc_version() { rustc --version | awk '{print $2}'; }
 # The Debian rust-src package that matches rustc: pinned per rustc release.

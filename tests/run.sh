@@ -11,7 +11,7 @@ out_root=${SSNAT_TEST_OUT:-$ssnat_repo/tests/out}
 summary=${SSNAT_SUMMARY:-}
 [ -f "$kdir/arch/x86/boot/bzImage" ] || die "no kernel at $kdir (run 'make kernel')"
 [ -f "$ssnat_repo/xt_SSNAT.ko" ] || die "xt_SSNAT.ko not built (run 'make module')"
-[ -f "$ssnat_repo/target/release/libxt_SSNAT.so" ] || die "libxt_SSNAT.so not built (run 'make userspace')"
+[ -f "$CARGO_TARGET_DIR/release/libxt_SSNAT.so" ] || die "libxt_SSNAT.so not built (run 'make userspace')"
 xtlibdir=$(pkg-config --variable=xtlibdir xtables)
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' "$ssnat_repo/Cargo.toml" | head -1)
 
@@ -38,9 +38,14 @@ run_one() { # NAME: boots a guest for one test, writes $out/result
 	mkdir -p "$out"
 	cat >"$out/env.sh" <<-ENV
 		REPO=$ssnat_repo
+		BIN=$out/bin
 		XTLIBDIR=$xtlibdir
 		SSNAT_VERSION=$version
 	ENV
+	# The userspace binaries, where the guest sees them (its /var is an overlay that
+	# hides the host's cargo build directory in the cache).
+	mkdir -p "$out/bin"
+	cp "$CARGO_TARGET_DIR/release/libxt_SSNAT.so" "$CARGO_TARGET_DIR/release/ssnatctl" "$out/bin/"
 	local start attempt secs reason splat
 	start=$(date +%s)
 	# vng's own exit status means nothing here (see ENVIRONMENT.md): the guest writes

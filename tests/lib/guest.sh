@@ -2,8 +2,8 @@
 # The host's root file system is visible read-only, the repository at the same path,
 # and $SSNAT_OUT is the read/write directory shared with the host.
 set -euo pipefail
-. "$SSNAT_OUT/env.sh" # REPO, XTLIBDIR, SSNAT_VERSION, written by tests/run.sh
-export XTABLES_LIBDIR="$REPO/target/release:$XTLIBDIR"
+. "$SSNAT_OUT/env.sh" # REPO, BIN, XTLIBDIR, SSNAT_VERSION, written by tests/run.sh
+export XTABLES_LIBDIR="$BIN:$XTLIBDIR"
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 PY=/usr/bin/python3
 PKT="$PY $REPO/tests/lib/ssnat_pkt.py"

@@ -1,6 +1,6 @@
 # ssnatctl version/status against the real module and real rules of both backends.
 . "$SSNAT_OUT/env.sh"; . "$REPO/tests/lib/guest.sh"
-CTL=$REPO/target/release/ssnatctl
+CTL=$BIN/ssnatctl
 $CTL status | tee "$W/st0"
 grep -q "not loaded" "$W/st0" || fail "status before insmod: $(cat "$W/st0")"
 load_module
