@@ -127,7 +127,7 @@ impl xtables::Target for Ssnat {
             stats.count(counter::TRACKED, 1);
         }
         let len = skb.network_len();
-        match rewrite(skb, info) {
+        match rewrite(skb, info, len) {
             Ok(()) => {
                 stats.count(counter::PACKETS, 1);
                 stats.count(counter::BYTES, len as u64);
@@ -139,14 +139,14 @@ impl xtables::Target for Ssnat {
     }
 }
 
-/// Rewrites the packet's source as `info` says, or says why not.
-fn rewrite(skb: &mut SkBuff, info: &SsnatInfo) -> core::result::Result<(), Skip> {
+/// Rewrites the packet's source as `info` says, or says why not. `pkt_len` is the
+/// packet's length from the network header on.
+fn rewrite(skb: &mut SkBuff, info: &SsnatInfo, pkt_len: usize) -> core::result::Result<(), Skip> {
     let map = Mapping::from_info(info);
     let min = match map.family {
         Family::V4 => 20,
         Family::V6 => 40,
     };
-    let pkt_len = skb.network_len();
     if pkt_len < min {
         return Err(Skip::Truncated);
     }
