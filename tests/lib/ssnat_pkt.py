@@ -450,8 +450,12 @@ def check_one(a, caps):
             errs.append("%s: protocol %d, expected %d" % (what, info["proto"], proto))
             continue
         partial = bool(status & TP_STATUS_CSUMNOTREADY)
-        for e in verify(info, pkt, partial):
+        bad = verify(info, pkt, partial)
+        for e in bad:
             errs.append("%s: %s" % (what, e))
+        if bad:
+            # The bytes, for whoever investigates.
+            errs.append("%s: status 0x%x, bytes %s" % (what, status, pkt.hex()))
         s_port, d_port = ports(info, pkt)
         if sp is not None and proto in (1, 6, 17, 33, 58, 132, 136) and (s_port is None or not in_range(s_port, sp)):
             errs.append("%s: source port %s outside %d-%d" % (what, s_port, sp[0], sp[1]))
