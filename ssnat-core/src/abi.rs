@@ -20,8 +20,15 @@ pub const F_MAP_PORT: u16 = 1 << 1;
 /// The address is a prefix (`min_addr`/`prefix_len`): the network bits are written,
 /// the host bits of the packet's address are kept (one-to-one, as NETMAP does).
 pub const F_PREFIX: u16 = 1 << 2;
+/// The mapping is the named runtime profile in [`SsnatInfo::profile`]
+/// (`--profile NAME`, managed with `ssnatctl`); no other flag and no mapping field is
+/// set. The profile's port mapping applies to packets that have ports; the others get
+/// the address only.
+pub const F_PROFILE: u16 = 1 << 3;
+/// Flags that describe a mapping (inline in a rule, or in a profile).
+pub const F_MAPPING: u16 = F_MAP_ADDR | F_MAP_PORT | F_PREFIX;
 /// All flags this revision knows.
-pub const F_MASK: u16 = F_MAP_ADDR | F_MAP_PORT | F_PREFIX;
+pub const F_MASK: u16 = F_MAPPING | F_PROFILE;
 
 /// Protocols whose packets have a port (or, for ICMP echo, an identifier) to rewrite.
 pub const PORT_PROTOCOLS: &[u8] = &[1, 6, 17, 33, 58, 132, 136];
@@ -62,7 +69,8 @@ pub struct SsnatInfo {
     pub seed: u32,
     /// Reserved, zero.
     pub reserved: u32,
-    /// Reserved for named profiles (NUL-padded); empty in revision 0.
+    /// With [`F_PROFILE`], the profile's name, NUL-terminated and NUL-padded; else
+    /// all zero.
     pub profile: [u8; PROFILE_NAME_LEN],
     /// Kernel-private: never read from userspace, not copied back to it (`usersize`).
     pub kernel_private: u64,
@@ -116,6 +124,11 @@ pub enum InfoError {
     PortNeedsProtocol,
     /// Reserved fields are not zero.
     Reserved,
+    /// A profile name that is empty, too long, not NUL-terminated or with characters
+    /// other than letters, digits, `-`, `_` and `.`.
+    BadProfileName,
+    /// `--profile` together with an inline mapping.
+    ProfileAndMapping,
 }
 
 impl InfoError {
@@ -133,6 +146,10 @@ impl InfoError {
                 "a port needs -p tcp, udp, udplite, dccp, sctp, icmp or ipv6-icmp"
             }
             InfoError::Reserved => "reserved fields are not zero",
+            InfoError::BadProfileName => {
+                "bad profile name: 1-31 letters, digits, '-', '_' or '.'"
+            }
+            InfoError::ProfileAndMapping => "--profile cannot be combined with --to-source or --to-ports",
         }
     }
 }
@@ -177,15 +194,61 @@ impl SsnatInfo {
         if self.flags & !F_MASK != 0 {
             return Err(InfoError::UnknownFlags);
         }
+        if self.flags & F_PROFILE != 0 {
+            if self.flags != F_PROFILE {
+                return Err(InfoError::ProfileAndMapping);
+            }
+            if self.family != rule_family {
+                return Err(InfoError::BadFamily);
+            }
+            if self.prefix_len != 0
+                || self.min_port != 0
+                || self.max_port != 0
+                || self.min_addr != [0; 16]
+                || self.max_addr != [0; 16]
+                || self.seed != 0
+            {
+                return Err(InfoError::ProfileAndMapping);
+            }
+            if self.reserved != 0 {
+                return Err(InfoError::Reserved);
+            }
+            return match self.profile_name() {
+                Some(_) => Ok(()),
+                None => Err(InfoError::BadProfileName),
+            };
+        }
+        if self.profile != [0; PROFILE_NAME_LEN] {
+            return Err(InfoError::Reserved);
+        }
+        self.validate_mapping(rule_family)?;
+        if self.flags & F_MAP_PORT != 0 && !PORT_PROTOCOLS.contains(&rule_proto) {
+            return Err(InfoError::PortNeedsProtocol);
+        }
+        Ok(())
+    }
+
+    /// The profile name of an [`F_PROFILE`] rule, if it is valid (without its NUL).
+    pub fn profile_name(&self) -> Option<&[u8]> {
+        let len = self.profile.iter().position(|&c| c == 0)?;
+        let (name, pad) = self.profile.split_at(len);
+        (crate::genl::valid_profile_name(name) && pad.iter().all(|&c| c == 0)).then_some(name)
+    }
+
+    /// Checks the mapping fields alone (flags within [`F_MAPPING`], family, addresses,
+    /// ports): what a rule's inline mapping and a profile must both satisfy. A profile's
+    /// port mapping needs no protocol: it applies to the packets that have ports.
+    pub fn validate_mapping(&self, family: u8) -> Result<(), InfoError> {
+        if self.flags & !F_MAPPING != 0 {
+            return Err(InfoError::UnknownFlags);
+        }
         if self.flags & (F_MAP_ADDR | F_MAP_PORT) == 0 {
             return Err(InfoError::NothingToDo);
         }
-        if (self.family != NFPROTO_IPV4 && self.family != NFPROTO_IPV6)
-            || self.family != rule_family
-        {
+        if (self.family != NFPROTO_IPV4 && self.family != NFPROTO_IPV6) || self.family != family {
             return Err(InfoError::BadFamily);
         }
-        if self.reserved != 0 || self.profile[0] != 0 {
+        if self.reserved != 0 {
             return Err(InfoError::Reserved);
         }
         let n = self.addr_len();
@@ -225,9 +288,6 @@ impl SsnatInfo {
         if self.flags & F_MAP_PORT != 0 {
             if self.min_port == 0 || self.min_port > self.max_port {
                 return Err(InfoError::BadPortRange);
-            }
-            if !PORT_PROTOCOLS.contains(&rule_proto) {
-                return Err(InfoError::PortNeedsProtocol);
             }
         } else if self.min_port != 0 || self.max_port != 0 {
             return Err(InfoError::BadPortRange);
@@ -336,5 +396,41 @@ mod tests {
         let mut i = v4([1, 2, 3, 9], None);
         i.max_addr[3] = 4;
         assert_eq!(i.validate(NFPROTO_IPV4, 0), Err(InfoError::BadAddrRange));
+    }
+
+    fn profile(name: &[u8]) -> SsnatInfo {
+        let mut i = SsnatInfo::zeroed();
+        i.family = NFPROTO_IPV4;
+        i.flags = F_PROFILE;
+        i.profile[..name.len()].copy_from_slice(name);
+        i
+    }
+
+    #[test]
+    fn profiles() {
+        assert_eq!(profile(b"moh").validate(NFPROTO_IPV4, 0), Ok(()));
+        assert_eq!(profile(b"moh").profile_name(), Some(&b"moh"[..]));
+        assert_eq!(profile(b"moh").validate(NFPROTO_IPV6, 0), Err(InfoError::BadFamily));
+        assert_eq!(profile(b"").validate(NFPROTO_IPV4, 0), Err(InfoError::BadProfileName));
+        assert_eq!(profile(b"a b").validate(NFPROTO_IPV4, 0), Err(InfoError::BadProfileName));
+        assert_eq!(profile(&[b'a'; 32]).validate(NFPROTO_IPV4, 0), Err(InfoError::BadProfileName));
+        let mut i = profile(b"moh");
+        i.profile[5] = b'x'; // garbage after the NUL
+        assert_eq!(i.validate(NFPROTO_IPV4, 0), Err(InfoError::BadProfileName));
+        let mut i = profile(b"moh");
+        i.flags |= F_MAP_ADDR;
+        assert_eq!(i.validate(NFPROTO_IPV4, 0), Err(InfoError::ProfileAndMapping));
+        let mut i = profile(b"moh");
+        i.min_port = 1;
+        assert_eq!(i.validate(NFPROTO_IPV4, 0), Err(InfoError::ProfileAndMapping));
+        // An inline rule may not carry a name.
+        let mut i = v4([1, 2, 3, 4], None);
+        i.profile[0] = b'x';
+        assert_eq!(i.validate(NFPROTO_IPV4, 0), Err(InfoError::Reserved));
+        // A profile's mapping may map ports with no protocol to match.
+        assert_eq!(v4([1, 2, 3, 4], Some(5)).validate_mapping(NFPROTO_IPV4), Ok(()));
+        let mut i = v4([1, 2, 3, 4], Some(5));
+        i.flags |= F_PROFILE;
+        assert_eq!(i.validate_mapping(NFPROTO_IPV4), Err(InfoError::UnknownFlags));
     }
 }
