@@ -11,6 +11,7 @@
 #![allow(non_snake_case)] // the crate is named after the module, `xt_SSNAT`
 
 use kernel::prelude::*;
+use kernel::str::BStr;
 
 #[path = "ssnat-core/src/abi.rs"]
 pub mod abi;
@@ -24,10 +25,16 @@ pub mod genl;
 pub mod hash;
 #[path = "ssnat-core/src/packet.rs"]
 pub mod packet;
+
+pub mod genetlink;
+pub mod profiles;
+pub mod rcu_box;
 pub mod xtables;
 
 use abi::SsnatInfo;
+use kernel::sync::rcu;
 use packet::{Family, Mapping, Skip};
+use profiles::{ProfileUse, UseError};
 use xtables::{CheckContext, RuleDesc, RuleStats, SkBuff, Verdict};
 
 module! {
@@ -41,6 +48,22 @@ module! {
 
 /// The `SSNAT` target.
 struct Ssnat;
+
+/// What a rule keeps: its counters, and with `--profile` the profile it uses.
+struct RuleState {
+    stats: RuleStats,
+    profile: Option<ProfileUse>,
+}
+
+impl RuleState {
+    /// Adds `n` to counter `idx` of the rule and of its profile.
+    fn count(&self, idx: usize, n: u64) {
+        self.stats.count(idx, n);
+        if let Some(u) = &self.profile {
+            u.profile.stats.add(idx, n);
+        }
+    }
+}
 
 /// Indices into [`genl::COUNTERS`], the per-rule counters in `/proc/net/xt_SSNAT`
 /// order: packets and bytes rewritten, packets seen already tracked by conntrack, then
@@ -69,6 +92,7 @@ fn allowed_hooks(table: &[u8]) -> Option<u32> {
 
 impl xtables::Target for Ssnat {
     type Info = SsnatInfo;
+    type Private = RuleState;
     const NAME: &'static CStr = c"SSNAT";
     const REVISION: u8 = abi::TARGET_REVISION;
     const USER_SIZE: usize = abi::USER_SIZE;
@@ -82,7 +106,7 @@ impl xtables::Target for Ssnat {
         &info.kernel_private
     }
 
-    fn check(info: &SsnatInfo, ctx: &CheckContext<'_>) -> Result<RuleStats> {
+    fn check(info: &SsnatInfo, ctx: &CheckContext<'_>) -> Result<KBox<RuleState>> {
         if let Err(e) = info.validate(ctx.family, ctx.proto) {
             pr_info!("SSNAT: {}\n", e.message());
             return Err(EINVAL);
@@ -104,7 +128,30 @@ impl xtables::Target for Ssnat {
             }
             Some(_) => {}
         }
-        RuleStats::new(
+        let profile = match info.profile_name() {
+            Some(name) if info.flags & abi::F_PROFILE != 0 => {
+                match profiles::use_profile(ctx.net, name, ctx.family) {
+                    Ok(u) => Some(u),
+                    Err(UseError::Missing) => {
+                        pr_info!(
+                            "SSNAT: profile \"{}\" does not exist in this namespace (create it with 'ssnatctl profile add')\n",
+                            BStr::from_bytes(name)
+                        );
+                        return Err(ENOENT);
+                    }
+                    Err(UseError::Family) => {
+                        pr_info!(
+                            "SSNAT: profile \"{}\" maps the other address family\n",
+                            BStr::from_bytes(name)
+                        );
+                        return Err(EINVAL);
+                    }
+                }
+            }
+            _ => None,
+        };
+        let name_c = info.profile.split_inclusive(|&c| c == 0).next().and_then(|s| CStr::from_bytes_with_nul(s).ok());
+        let stats = RuleStats::new(
             ctx.net,
             &RuleDesc {
                 table: ctx.table,
@@ -116,23 +163,31 @@ impl xtables::Target for Ssnat {
                 min_port: info.min_port,
                 max_port: info.max_port,
                 seed: info.seed,
+                profile: profile.as_ref().and(name_c),
             },
-        )
+        )?;
+        Ok(KBox::new(RuleState { stats, profile }, GFP_KERNEL)?)
     }
 
-    fn target(skb: &mut SkBuff, info: &SsnatInfo, stats: &RuleStats, _family: u8, _hooknum: u8) -> Verdict {
+    fn target(skb: &mut SkBuff, info: &SsnatInfo, state: &RuleState, _family: u8, _hooknum: u8) -> Verdict {
         if skb.tracked() {
             // Conntrack saw this packet first: its entry keeps the old source. SSNAT
             // still rewrites (it is stateless), and counts it, so users can tell.
-            stats.count(counter::TRACKED, 1);
+            state.count(counter::TRACKED, 1);
         }
         let len = skb.network_len();
-        match rewrite(skb, info, len) {
+        let done = match &state.profile {
+            // The profile's current mapping, read once: the whole packet is rewritten
+            // with it even if `ssnatctl profile set` replaces it meanwhile.
+            Some(u) => rewrite(skb, u.profile.mapping(&rcu::read_lock()), len),
+            None => rewrite(skb, info, len),
+        };
+        match done {
             Ok(()) => {
-                stats.count(counter::PACKETS, 1);
-                stats.count(counter::BYTES, len as u64);
+                state.count(counter::PACKETS, 1);
+                state.count(counter::BYTES, len as u64);
             }
-            Err(why) => stats.count(counter::SKIP + why as usize, 1),
+            Err(why) => state.count(counter::SKIP + why as usize, 1),
         }
         // Whatever happens, the packet goes on: SSNAT rewrites or leaves it alone.
         Verdict::Continue
@@ -168,13 +223,21 @@ fn rewrite(skb: &mut SkBuff, info: &SsnatInfo, pkt_len: usize) -> core::result::
 }
 
 struct SsnatModule {
-    _reg: xtables::Registration<Ssnat>,
+    // Dropped in this order: the netlink family first (no more profile changes),
+    // then the target, then the profiles.
+    _control: genetlink::Registration<profiles::Control>,
+    _target: xtables::Registration<Ssnat>,
+    _profiles: profiles::Table,
 }
 
 impl kernel::Module for SsnatModule {
-    fn init(_module: &'static ThisModule) -> Result<Self> {
-        let reg = xtables::Registration::<Ssnat>::new()?;
+    fn init(module: &'static ThisModule) -> Result<Self> {
+        xtables::facts::set_abi_version(abi::ABI_VERSION);
+        // On an error below, what was set up is dropped in reverse order.
+        let table = profiles::init();
+        let target = xtables::Registration::<Ssnat>::new()?;
+        let control = profiles::Control::register(module)?;
         pr_info!("SSNAT target registered (ABI {})\n", abi::ABI_VERSION);
-        Ok(SsnatModule { _reg: reg })
+        Ok(SsnatModule { _control: control, _target: target, _profiles: table })
     }
 }

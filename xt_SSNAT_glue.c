@@ -25,6 +25,8 @@
 #include <net/checksum.h>
 #include <net/net_namespace.h>
 #include <net/netfilter/nf_conntrack.h>
+#include <net/genetlink.h>
+#include <net/sock.h>
 
 #include "xt_SSNAT_glue.h"
 
@@ -61,7 +63,7 @@ struct ssnat_rule *ssnat_rule_new(const struct net *net, u8 family,
 				  const char *table, u16 flags,
 				  const u8 *min_addr, const u8 *max_addr,
 				  u8 prefix_len, u16 min_port, u16 max_port,
-				  u32 seed)
+				  u32 seed, const char *profile)
 {
 	struct ssnat_rule *r;
 	int n = 0;
@@ -79,6 +81,11 @@ struct ssnat_rule *ssnat_rule_new(const struct net *net, u8 family,
 	/* The rule as iptables -L shows it: table, family, mapping. */
 	n = scnprintf(r->desc, sizeof(r->desc), "%-6s %s ", table,
 		      family == NFPROTO_IPV4 ? "ipv4" : "ipv6");
+	if (profile) {		/* F_PROFILE: the mapping is the profile's */
+		scnprintf(r->desc + n, sizeof(r->desc) - n, "profile:%s",
+			  profile);
+		goto add;
+	}
 	if (flags & 1) {	/* F_MAP_ADDR */
 		if (family == NFPROTO_IPV4)
 			n += scnprintf(r->desc + n, sizeof(r->desc) - n, "%pI4",
@@ -102,7 +109,7 @@ struct ssnat_rule *ssnat_rule_new(const struct net *net, u8 family,
 	}
 	if (seed)
 		scnprintf(r->desc + n, sizeof(r->desc) - n, ",seed=0x%x", seed);
-
+add:
 	mutex_lock(&ssnat_rules_lock);
 	r->id = ++ssnat_next_id;
 	list_add_tail(&r->list, &ssnat_rules);
@@ -166,8 +173,19 @@ static int __net_init ssnat_net_init(struct net *net)
 	return 0;
 }
 
+static ssnat_net_exit_fn ssnat_net_exit_cb;
+
+void ssnat_glue_set_net_exit(ssnat_net_exit_fn fn)
+{
+	WRITE_ONCE(ssnat_net_exit_cb, fn);
+}
+
 static void __net_exit ssnat_net_exit(struct net *net)
 {
+	ssnat_net_exit_fn fn = READ_ONCE(ssnat_net_exit_cb);
+
+	if (fn)
+		fn(net);
 	remove_proc_entry(SSNAT_PROC_NAME, net->proc_net);
 }
 
@@ -360,4 +378,108 @@ bool ssnat_skb_tracked(const struct sk_buff *skb)
 #else
 	return false;
 #endif
+}
+
+/* ---- per-CPU counters --------------------------------------------------- */
+
+u64 __percpu *ssnat_counters_alloc(unsigned int n)
+{
+	return __alloc_percpu(sizeof(u64) * n, sizeof(u64));
+}
+
+void ssnat_counters_free(u64 __percpu *c)
+{
+	free_percpu(c);
+}
+
+void ssnat_counters_add(u64 __percpu *c, unsigned int idx, u64 n)
+{
+	this_cpu_add(c[idx], n);
+}
+
+u64 ssnat_counters_sum(u64 __percpu *c, unsigned int idx)
+{
+	u64 sum = 0;
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		sum += *per_cpu_ptr(&c[idx], cpu);
+	return sum;
+}
+
+/* ---- /sys/module/xt_SSNAT/parameters: read-only facts ------------------ */
+
+/* Set from Rust (abi::ABI_VERSION) at load, before anything registers. */
+static unsigned int ssnat_abi_version;
+module_param_named(abi_version, ssnat_abi_version, uint, 0444);
+MODULE_PARM_DESC(abi_version, "Version of the rule and netlink ABI (read-only)");
+
+static atomic_t ssnat_nprofiles = ATOMIC_INIT(0);
+
+void ssnat_glue_set_abi_version(unsigned int v)
+{
+	ssnat_abi_version = v;
+}
+
+void ssnat_glue_set_profiles(unsigned int n)
+{
+	atomic_set(&ssnat_nprofiles, n);
+}
+
+static int ssnat_profiles_get(char *buf, const struct kernel_param *kp)
+{
+	return sysfs_emit(buf, "%d\n", atomic_read(&ssnat_nprofiles));
+}
+
+static const struct kernel_param_ops ssnat_profiles_ops = {
+	.get = ssnat_profiles_get,
+};
+module_param_cb(profiles, &ssnat_profiles_ops, NULL, 0444);
+MODULE_PARM_DESC(profiles, "Number of runtime profiles, all namespaces (read-only)");
+
+/* ---- generic netlink: inline helpers ------------------------------------ */
+
+const struct net *ssnat_genl_info_net(const struct genl_info *info)
+{
+	return genl_info_net(info);
+}
+
+int ssnat_genlmsg_reply(struct sk_buff *skb, struct genl_info *info)
+{
+	return genlmsg_reply(skb, info);
+}
+
+struct nlattr *ssnat_nla_nest_start(struct sk_buff *skb, int type)
+{
+	return nla_nest_start(skb, type);
+}
+
+void ssnat_nla_nest_end(struct sk_buff *skb, struct nlattr *start)
+{
+	nla_nest_end(skb, start);
+}
+
+u32 ssnat_nl_cb_portid(const struct netlink_callback *cb)
+{
+	return NETLINK_CB(cb->skb).portid;
+}
+
+const struct genl_family *ssnat_nl_cb_family(struct netlink_callback *cb)
+{
+	return genl_info_dump(cb)->family;
+}
+
+u8 ssnat_nl_cb_cmd(struct netlink_callback *cb)
+{
+	return genl_dumpit_info(cb)->op.cmd;
+}
+
+const struct net *ssnat_nl_cb_net(const struct netlink_callback *cb)
+{
+	return sock_net(cb->skb->sk);
+}
+
+unsigned int ssnat_skb_len(const struct sk_buff *skb)
+{
+	return skb->len;
 }

@@ -42,8 +42,37 @@ struct ssnat_rule *ssnat_rule_new(const struct net *net, u8 family,
 				  const char *table, u16 flags,
 				  const u8 *min_addr, const u8 *max_addr,
 				  u8 prefix_len, u16 min_port, u16 max_port,
-				  u32 seed);
+				  u32 seed, const char *profile);
 void ssnat_rule_free(struct ssnat_rule *rule);
 void ssnat_rule_count(struct ssnat_rule *rule, unsigned int idx, u64 n);
+
+/* Per-CPU counters (of a profile). */
+u64 __percpu *ssnat_counters_alloc(unsigned int n);
+void ssnat_counters_free(u64 __percpu *c);
+void ssnat_counters_add(u64 __percpu *c, unsigned int idx, u64 n);
+u64 ssnat_counters_sum(u64 __percpu *c, unsigned int idx);
+
+/* Read-only facts in /sys/module/xt_SSNAT/parameters/. */
+void ssnat_glue_set_abi_version(unsigned int v);
+void ssnat_glue_set_profiles(unsigned int n);
+
+/* Network namespaces going away (profiles are per namespace). */
+typedef void (*ssnat_net_exit_fn)(const struct net *net);
+void ssnat_glue_set_net_exit(ssnat_net_exit_fn fn);
+
+/* Generic netlink: the inline helpers of <net/genetlink.h> and <net/netlink.h>. */
+struct genl_info;
+struct netlink_callback;
+struct nlattr;
+const struct net *ssnat_genl_info_net(const struct genl_info *info);
+int ssnat_genlmsg_reply(struct sk_buff *skb, struct genl_info *info);
+struct nlattr *ssnat_nla_nest_start(struct sk_buff *skb, int type);
+void ssnat_nla_nest_end(struct sk_buff *skb, struct nlattr *start);
+u32 ssnat_nl_cb_portid(const struct netlink_callback *cb);
+struct genl_family;
+const struct genl_family *ssnat_nl_cb_family(struct netlink_callback *cb);
+u8 ssnat_nl_cb_cmd(struct netlink_callback *cb);
+const struct net *ssnat_nl_cb_net(const struct netlink_callback *cb);
+unsigned int ssnat_skb_len(const struct sk_buff *skb);
 
 #endif

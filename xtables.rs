@@ -80,19 +80,23 @@ pub trait Target: 'static {
     /// shows them.
     const COUNTERS: &'static [&'static CStr];
 
+    /// What [`Target::check`] sets up for each rule and [`Target::target`] gets with
+    /// each packet (counters, references), dropped when the rule goes away.
+    type Private: Send + Sync + 'static;
+
     /// The kernel-private `u64` of the info blob (beyond [`Target::USER_SIZE`]) where
-    /// the abstraction keeps the rule's [`RuleStats`]. Userspace never sees it; whatever
-    /// it sends there is overwritten in checkentry.
+    /// the abstraction keeps the rule's [`Target::Private`]. Userspace never sees it;
+    /// whatever it sends there is overwritten in checkentry.
     fn private_slot(info: &mut Self::Info) -> &mut u64;
 
     /// The same slot, to read.
     fn private(info: &Self::Info) -> &u64;
 
-    /// checkentry: accepts or refuses a rule, and sets up its counters.
-    fn check(info: &Self::Info, ctx: &CheckContext<'_>) -> Result<RuleStats>;
+    /// checkentry: accepts or refuses a rule, and sets up its private state.
+    fn check(info: &Self::Info, ctx: &CheckContext<'_>) -> Result<KBox<Self::Private>>;
 
-    /// The packet path. `stats` are the counters [`Target::check`] set up for this rule.
-    fn target(skb: &mut SkBuff, info: &Self::Info, stats: &RuleStats, family: u8, hooknum: u8) -> Verdict;
+    /// The packet path. `private` is what [`Target::check`] set up for this rule.
+    fn target(skb: &mut SkBuff, info: &Self::Info, private: &Self::Private, family: u8, hooknum: u8) -> Verdict;
 }
 
 type TargetFn = unsafe extern "C" fn(*mut bindings::sk_buff, *const c_void, u8, u8) -> c_uint;
@@ -129,8 +133,16 @@ extern "C" {
         min_port: u16,
         max_port: u16,
         seed: u32,
+        profile: *const c_char,
     ) -> *mut RawRule;
     fn ssnat_rule_free(rule: *mut RawRule);
+    fn ssnat_counters_alloc(n: c_uint) -> *mut u64;
+    fn ssnat_counters_free(c: *mut u64);
+    fn ssnat_counters_add(c: *mut u64, idx: c_uint, n: u64);
+    fn ssnat_counters_sum(c: *mut u64, idx: c_uint) -> u64;
+    fn ssnat_glue_set_abi_version(v: c_uint);
+    fn ssnat_glue_set_profiles(n: c_uint);
+    fn ssnat_glue_set_net_exit(f: Option<extern "C" fn(*const Net)>);
     fn ssnat_rule_count(rule: *mut RawRule, idx: c_uint, n: u64);
 }
 
@@ -221,13 +233,15 @@ unsafe extern "C" fn target_callback<T: Target>(
     // SAFETY: per the function's safety contract `info` points to a `T::Info` that is
     // only read while rules are in place.
     let info = unsafe { &*info.cast::<T::Info>() };
-    // SAFETY: checkentry accepted this rule, so its slot holds the `RuleStats` that
-    // `check_callback` stored there, until `destroy_callback`, which cannot run while
-    // packets use the rule.
-    match unsafe { RuleStats::borrow_raw(T::private(info)) } {
-        Some(stats) => T::target(skb, info, stats, family, hooknum).to_raw(),
-        None => Verdict::Continue.to_raw(),
+    let raw = *T::private(info) as usize as *const T::Private;
+    if raw.is_null() {
+        return Verdict::Continue.to_raw();
     }
+    // SAFETY: checkentry accepted this rule, so its slot holds the `KBox<T::Private>`
+    // that `check_callback` stored there, until `destroy_callback`, which cannot run
+    // while packets use the rule.
+    let private = unsafe { &*raw };
+    T::target(skb, info, private, family, hooknum).to_raw()
 }
 
 /// # Safety
@@ -259,10 +273,10 @@ unsafe extern "C" fn check_callback<T: Target>(
         nft_compat,
     };
     match T::check(info, &ctx) {
-        Ok(stats) => {
-            // INVARIANT (of the slot): it now holds this rule's counters, taken back
-            // exactly once by `destroy_callback`.
-            *T::private_slot(info) = stats.into_raw();
+        Ok(private) => {
+            // INVARIANT (of the slot): it now holds this rule's private state, taken
+            // back exactly once by `destroy_callback`.
+            *T::private_slot(info) = KBox::into_raw(private) as usize as u64;
             0
         }
         Err(e) => e.to_errno(),
@@ -278,10 +292,14 @@ unsafe extern "C" fn destroy_callback<T: Target>(info: *mut c_void, family: u8) 
     // the packet path, so this is the only reference.
     let info = unsafe { &mut *info.cast::<T::Info>() };
     let slot = T::private_slot(info);
-    // SAFETY: checkentry stored the rule's counters in the slot; destroy runs once per
-    // accepted rule, and the slot is cleared so they cannot be freed twice.
-    drop(unsafe { RuleStats::from_raw(*slot) });
+    let raw = *slot as usize as *mut T::Private;
     *slot = 0;
+    if !raw.is_null() {
+        // SAFETY: checkentry stored the rule's `KBox` in the slot with `into_raw`;
+        // destroy runs once per accepted rule, and the slot is cleared so it cannot be
+        // freed twice.
+        drop(unsafe { KBox::from_raw(raw) });
+    }
 }
 
 /// A packet in the packet path: a view of a `struct sk_buff` that reads headers in
@@ -387,6 +405,8 @@ pub struct RuleDesc<'a> {
     pub max_port: u16,
     /// Hash seed.
     pub seed: u32,
+    /// The runtime profile the rule takes its mapping from, instead of the fields above.
+    pub profile: Option<&'a CStr>,
 }
 
 /// Per-rule, per-CPU counters, listed in `/proc/net/xt_SSNAT` of the rule's namespace.
@@ -419,6 +439,7 @@ impl RuleStats {
                 desc.min_port,
                 desc.max_port,
                 desc.seed,
+                desc.profile.map_or(core::ptr::null(), |p| p.as_char_ptr()),
             )
         };
         // INVARIANT: a non-NULL result is a live rule.
@@ -432,44 +453,97 @@ impl RuleStats {
         // of range.
         unsafe { ssnat_rule_count(self.0.as_ptr(), idx, n) };
     }
-
-    /// Gives up ownership, for storing in a kernel-private field of the info blob.
-    fn into_raw(self) -> u64 {
-        let p = self.0.as_ptr() as usize as u64;
-        core::mem::forget(self);
-        p
-    }
-
-    /// Borrows the counters stored by [`RuleStats::into_raw`].
-    ///
-    /// # Safety
-    ///
-    /// `raw` must come from `into_raw` and not have been passed to `from_raw` yet.
-    unsafe fn borrow_raw<'a>(raw: &'a u64) -> Option<&'a RuleStats> {
-        if *raw == 0 {
-            return None;
-        }
-        // SAFETY: `RuleStats` is a `repr(transparent)` newtype over a `NonNull`, which has
-        // the layout of a pointer, as does the (non-zero) `u64` on 64-bit kernels
-        // (asserted below); the caller guarantees the pointer is a live rule.
-        Some(unsafe { &*core::ptr::from_ref(raw).cast::<RuleStats>() })
-    }
-
-    /// Takes back ownership of counters stored by [`RuleStats::into_raw`].
-    ///
-    /// # Safety
-    ///
-    /// `raw` must come from `into_raw` and be given back only once.
-    unsafe fn from_raw(raw: u64) -> Option<RuleStats> {
-        NonNull::new(raw as usize as *mut RawRule).map(RuleStats)
-    }
 }
-
-const _: () = assert!(core::mem::size_of::<RuleStats>() == core::mem::size_of::<u64>());
 
 impl Drop for RuleStats {
     fn drop(&mut self) {
         // SAFETY: by the type invariant the rule is live and ours.
         unsafe { ssnat_rule_free(self.0.as_ptr()) };
+    }
+}
+
+/// A set of per-CPU `u64` counters: adding touches this CPU's copy only, reading sums
+/// them over the CPUs.
+///
+/// # Invariants
+///
+/// `ptr` is a per-CPU array of `n` counters from `ssnat_counters_alloc`, freed on drop.
+pub struct PerCpuCounters {
+    ptr: NonNull<u64>,
+    n: usize,
+}
+
+// SAFETY: per-CPU memory can be used from any CPU and freed from any thread.
+unsafe impl Send for PerCpuCounters {}
+// SAFETY: `add` only touches the current CPU's copy (with `this_cpu_add`); `sum` reads.
+unsafe impl Sync for PerCpuCounters {}
+
+impl PerCpuCounters {
+    /// `n` counters at zero.
+    pub fn new(n: usize) -> Result<Self> {
+        let count = c_uint::try_from(n).map_err(|_| EINVAL)?;
+        // SAFETY: plain allocation.
+        let ptr = NonNull::new(unsafe { ssnat_counters_alloc(count) }).ok_or(ENOMEM)?;
+        // INVARIANT: allocated above with `n` counters.
+        Ok(PerCpuCounters { ptr, n })
+    }
+
+    /// Adds `v` to counter `idx` on this CPU (an index out of range is ignored).
+    pub fn add(&self, idx: usize, v: u64) {
+        if idx < self.n {
+            // SAFETY: live per the type invariant; `idx` is in range (fits `c_uint`
+            // since `n` did).
+            unsafe { ssnat_counters_add(self.ptr.as_ptr(), idx as c_uint, v) };
+        }
+    }
+
+    /// Counter `idx` summed over the CPUs (0 for an index out of range).
+    pub fn sum(&self, idx: usize) -> u64 {
+        if idx >= self.n {
+            return 0;
+        }
+        // SAFETY: as in `add`.
+        unsafe { ssnat_counters_sum(self.ptr.as_ptr(), idx as c_uint) }
+    }
+}
+
+impl Drop for PerCpuCounters {
+    fn drop(&mut self) {
+        // SAFETY: live and ours per the type invariant.
+        unsafe { ssnat_counters_free(self.ptr.as_ptr()) };
+    }
+}
+
+/// Read-only facts the module shows in `/sys/module/xt_SSNAT/parameters/`.
+pub mod facts {
+    use super::*;
+
+    /// Sets `abi_version`.
+    pub fn set_abi_version(v: u32) {
+        // SAFETY: stores an integer.
+        unsafe { ssnat_glue_set_abi_version(v) };
+    }
+
+    /// Sets `profiles`, the number of runtime profiles in all namespaces.
+    pub fn set_profiles(n: usize) {
+        // SAFETY: stores an integer.
+        unsafe { ssnat_glue_set_profiles(c_uint::try_from(n).unwrap_or(c_uint::MAX)) };
+    }
+}
+
+/// Calls `f` with each network namespace that goes away (before its
+/// `/proc/net/xt_SSNAT` is removed); `None` stops the calls. `f` may only use the
+/// pointer as an identity.
+pub fn set_net_exit(f: Option<extern "C" fn(*const Net)>) {
+    // SAFETY: stores a function pointer; a `Some` function lives as long as the module
+    // (it is code of this module), which outlives the pernet registration.
+    unsafe { ssnat_glue_set_net_exit(f) };
+}
+
+impl Net {
+    /// An identity of the namespace, to key per-namespace state with; never turned
+    /// back into a pointer.
+    pub fn id(&self) -> usize {
+        core::ptr::from_ref(self) as usize
     }
 }

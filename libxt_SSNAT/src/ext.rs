@@ -56,8 +56,11 @@ const ENTRY_HEADER: usize = xt_align(size_of::<sys::xt_entry_target>());
 /// parses (not `XTOPT_PUT`), given at most once (libxtables refuses a repeat), never
 /// inverted (no `XTOPT_INVERT`: libxtables refuses a `!`).
 ///
-/// None is `XTOPT_MAND`: a rule needs `--to-source` or `--to-ports`, which our
-/// `x6_fcheck` checks (libxtables cannot say "one of").
+/// None is `XTOPT_MAND`: a rule needs `--to-source`, `--to-ports` or `--profile`, which
+/// our `x6_fcheck` checks (libxtables cannot say "one of"). None has an `excl` mask
+/// either: `--profile` and the mapping options exclude each other, but libxtables' own
+/// message for that would not say why, so [`ssnat_spec`] refuses the mix (in
+/// `x6_parse`, and in `x6_fcheck` for what the info does not show).
 const fn option(name: &'static CStr, opt: Opt) -> sys::xt_option_entry {
     sys::xt_option_entry {
         name: name.as_ptr(),
@@ -79,13 +82,14 @@ static OPTIONS: OptionTable = OptionTable([
     option(c"to-source", Opt::ToSource),
     option(c"to-ports", Opt::ToPorts),
     option(c"random-seed", Opt::RandomSeed),
+    option(c"profile", Opt::Profile),
     // SAFETY: xt_option_entry is plain data (pointers and integers), for which all-zero
     // bytes are valid: a null name, which is what marks the end of the table.
     unsafe { std::mem::zeroed() },
 ]);
 
-/// `[xt_option_entry; 4]` made shareable between threads.
-struct OptionTable([sys::xt_option_entry; 4]);
+/// `[xt_option_entry; 5]` (one per [`Opt`] and the end) made shareable between threads.
+struct OptionTable([sys::xt_option_entry; Opt::ALL.len() + 1]);
 
 // SAFETY: the table is never written after compilation, and its only pointers lead to
 // string literals, which are immutable 'static data.
@@ -127,6 +131,9 @@ pub const HELP_V4: &CStr = c"SSNAT target options:
  --random-seed value
 \t\t\t\tSeed of the flow hash that picks inside ranges
 \t\t\t\t(default 0: the same on every host).
+ --profile name
+\t\t\t\tTake the mapping from the runtime profile of that
+\t\t\t\tname (see ssnatctl), instead of the options above.
 ";
 
 /// `ip6tables -j SSNAT -h`.
@@ -146,6 +153,9 @@ pub const HELP_V6: &CStr = c"SSNAT target options:
  --random-seed value
 \t\t\t\tSeed of the flow hash that picks inside ranges
 \t\t\t\t(default 0: the same on every host).
+ --profile name
+\t\t\t\tTake the mapping from the runtime profile of that
+\t\t\t\tname (see ssnatctl), instead of the options above.
 ";
 
 const fn family(v6: bool) -> Family {
@@ -320,8 +330,9 @@ unsafe extern "C" fn x6_fcheck<const V6: bool>(cb: *mut sys::xt_fcheck_call) {
     });
 }
 
-/// `print`: the target's part of an `iptables -L` line: ` to:ADDR[:PORT]`,
-/// ` ports:PORT` for a port alone, then ` random-seed:0xN` when not the default.
+/// `print`: the target's part of an `iptables -L` line: ` profile:NAME` for a rule that
+/// takes its mapping from a runtime profile; else ` to:ADDR[:PORT]`, ` ports:PORT` for a
+/// port alone, then ` random-seed:0xN` when not the default.
 ///
 /// # Safety
 /// `target` is null or a whole `struct xt_entry_target` of `u.target_size` bytes.
@@ -341,8 +352,8 @@ unsafe extern "C" fn print<const V6: bool>(
 }
 
 /// `save`: the target's options as `iptables-save` writes them (` --to-source ADDR:PORT`,
-/// ` --to-ports PORT`, ` --random-seed 0xN`), which `iptables-restore` parses back to
-/// the same info.
+/// ` --to-ports PORT`, ` --random-seed 0xN`, or ` --profile NAME`), which
+/// `iptables-restore` parses back to the same info.
 ///
 /// # Safety
 /// As [`print`].
@@ -569,6 +580,16 @@ mod tests {
                 assert!(help.contains(&format!("\n --{} ", opt.name())), "{opt:?}");
             }
             assert!(help.contains("(default 0: the same on every host)."));
+            assert!(help.contains(
+                "\n --profile name\n\t\t\t\tTake the mapping from the runtime profile of that\n\t\t\t\tname (see ssnatctl), instead of the options above.\n"
+            ));
+            // Netfilter style: an option line, or an explanation indented by four tabs.
+            for line in help.lines().skip(1) {
+                assert!(
+                    line.starts_with(" --") || line.starts_with("\t\t\t\t"),
+                    "{line:?}"
+                );
+            }
         }
     }
 

@@ -3,14 +3,17 @@
 //! iptables dlopen()s `$XTABLES_LIBDIR/libxt_SSNAT.so` the first time a rule names
 //! `-j SSNAT`; the library's constructor registers one target per family with libxtables
 //! ([`ext`]). From then on iptables calls back for each option (`--to-source`,
-//! `--to-ports`, `--random-seed`: parsed by [`ssnat_spec`]), the final check (the
-//! kernel's own [`ssnat_core::abi::SsnatInfo::validate`], with the rule's `-p`), `-L` and
-//! `iptables-save`.
+//! `--to-ports`, `--random-seed`, or `--profile`: parsed by [`ssnat_spec`]), the final
+//! check (the kernel's own [`ssnat_core::abi::SsnatInfo::validate`], with the rule's
+//! `-p`), `-L` and `iptables-save`. With `--profile NAME` the rule takes its mapping from
+//! the runtime profile NAME (managed with `ssnatctl`), which the kernel must have when
+//! the rule is added.
 //!
 //! ```text
 //! iptables  -t raw -A OUTPUT -p udp -j SSNAT --to-source 198.51.100.7:4000
 //! iptables  -t raw -A OUTPUT -p tcp -j SSNAT --to-source 10.1.0.0/16:4000-4100
 //! iptables  -t raw -A OUTPUT -p udp -j SSNAT --to-ports 4000 --random-seed 0x1234
+//! iptables  -t raw -A OUTPUT -p udp -j SSNAT --profile moh
 //! ip6tables -t raw -A OUTPUT -p udp -j SSNAT --to-source [2001:db8::7]:4000
 //! ip6tables -t raw -A OUTPUT        -j SSNAT --to-source 2001:db8::/64
 //! ```

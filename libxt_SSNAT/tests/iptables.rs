@@ -145,6 +145,12 @@ fn iptables_legacy_shows_the_help() {
             stdout.contains("(default 0: the same on every host)."),
             "{stdout}"
         );
+        assert!(
+            stdout.contains(
+                "\n --profile name\n\t\t\t\tTake the mapping from the runtime profile of that\n\t\t\t\tname (see ssnatctl), instead of the options above.\n"
+            ),
+            "{stdout}"
+        );
     }
 }
 
@@ -160,8 +166,8 @@ fn table(text: &str) -> impl Iterator<Item = Vec<&str>> {
 const REFUSED: &str = r#"
     iptables-legacy  | -p udp -j SSNAT --to-source 1.2.3.4:0 | SSNAT: port "0" out of range 1-65535
     iptables-legacy  | -j SSNAT --to-source 1.2.3 | SSNAT: bad address "1.2.3"
-    iptables-legacy  | -p udp -j SSNAT | SSNAT: --to-source or --to-ports is required
-    iptables-legacy  | -p udp -j SSNAT --random-seed 7 | SSNAT: --to-source or --to-ports is required
+    iptables-legacy  | -p udp -j SSNAT | SSNAT: --to-source, --to-ports or --profile is required
+    iptables-legacy  | -p udp -j SSNAT --random-seed 7 | SSNAT: --to-source, --to-ports or --profile is required
     iptables-legacy  | -j SSNAT --to-source 10.0.0.9-10.0.0.1 | SSNAT: bad address range 10.0.0.9-10.0.0.1: the first address is above the last
     iptables-legacy  | -p udp -j SSNAT --to-source 10.0.0.1:4000-3000 | SSNAT: bad port range 4000-3000: the first port is above the last
     iptables-legacy  | -p udp -j SSNAT --to-ports 4000-3000 | SSNAT: bad port range 4000-3000: the first port is above the last
@@ -182,6 +188,24 @@ const REFUSED: &str = r#"
     ip6tables-legacy | ! -p udp -j SSNAT --to-ports 53 | SSNAT: a port needs -p tcp, udp, udplite, dccp, sctp, icmp or ipv6-icmp, not an inverted ! -p
     ip6tables-legacy | -j SSNAT --to-ports 53 | SSNAT: a port needs -p tcp, udp, udplite, dccp, sctp, icmp or ipv6-icmp (given before -j SSNAT)
     ip6tables-legacy | -p tcp -j SSNAT --to-source [2001:db8::1]:1 --to-ports 2 | SSNAT: --to-ports and a port in --to-source are exclusive
+    iptables-legacy  | -p udp -j SSNAT --profile moh --to-source 1.2.3.4 | SSNAT: --profile cannot be combined with --to-source
+    iptables-legacy  | -p udp -j SSNAT --to-source 1.2.3.4:5 --profile moh | SSNAT: --profile cannot be combined with --to-source
+    iptables-legacy  | -p udp -j SSNAT --profile moh --to-ports 5 | SSNAT: --profile cannot be combined with --to-ports
+    iptables-legacy  | -p udp -j SSNAT --to-ports 5 --profile moh | SSNAT: --profile cannot be combined with --to-ports
+    iptables-legacy  | -j SSNAT --profile moh --random-seed 7 | SSNAT: --profile cannot be combined with --random-seed
+    iptables-legacy  | -j SSNAT --random-seed 7 --profile moh | SSNAT: --profile cannot be combined with --random-seed
+    iptables-legacy  | -j SSNAT --random-seed 0 --profile moh | SSNAT: --profile cannot be combined with --random-seed
+    iptables-legacy  | -j SSNAT --profile a/b | SSNAT: bad profile name "a/b": 1-31 letters, digits, '-', '_' or '.'
+    iptables-legacy  | -j SSNAT --profile aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa | SSNAT: bad profile name "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa": 1-31 letters, digits, '-', '_' or '.'
+    iptables-legacy  | -j SSNAT --profile moh --profile moh | SSNAT: option "--profile" can only be used once
+    iptables-legacy  | -j SSNAT --profile a --profile b | SSNAT: option "--profile" can only be used once
+    iptables-legacy  | -j SSNAT ! --profile moh | SSNAT: option "--profile" cannot be inverted
+    ip6tables-legacy | -p udp -j SSNAT --profile moh --to-ports 53 | SSNAT: --profile cannot be combined with --to-ports
+    ip6tables-legacy | -j SSNAT --to-source 2001:db8::/64 --profile moh | SSNAT: --profile cannot be combined with --to-source
+    ip6tables-legacy | -j SSNAT --random-seed 0x1 --profile moh | SSNAT: --profile cannot be combined with --random-seed
+    ip6tables-legacy | -j SSNAT --profile moh! | SSNAT: bad profile name "moh!": 1-31 letters, digits, '-', '_' or '.'
+    ip6tables-legacy | -j SSNAT --profile x --profile x | SSNAT: option "--profile" can only be used once
+    ip6tables-legacy | -j SSNAT ! --profile moh | SSNAT: option "--profile" cannot be inverted
 "#;
 
 #[test]
@@ -221,6 +245,11 @@ const ACCEPTED: &str = r#"
     ip6tables-legacy | -p tcp -j SSNAT --to-source [2001:db8::]/64:4000
     ip6tables-legacy | -p tcp -j SSNAT --to-source [2001:db8::/64]:4000
     ip6tables-legacy | -p ipv6-icmp -j SSNAT --to-ports 1000 --random-seed 9
+    iptables-legacy  | -p udp -j SSNAT --profile moh
+    iptables-legacy  | -j SSNAT --profile call-42_a.b
+    iptables-legacy  | ! -p udp -j SSNAT --profile moh
+    ip6tables-legacy | -j SSNAT --profile moh
+    ip6tables-legacy | -p tcp -j SSNAT --profile aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
 "#;
 
 #[test]
@@ -472,6 +501,11 @@ const FORMS: &str = r#"
     6 | 6   | --to-source [2001:db8::]/64:4000 | to:[2001:db8::]/64:4000 | --to-source [2001:db8::]/64:4000
     6 | 6   | --to-source [2001:db8::/64]:4000 | to:[2001:db8::]/64:4000 | --to-source [2001:db8::]/64:4000
     6 | 58  | --to-ports 1000 --random-seed 0xdeadbeef | ports:1000 random-seed:0xdeadbeef | --to-ports 1000 --random-seed 0xdeadbeef
+    4 | 17  | --profile moh | profile:moh | --profile moh
+    4 | any | --profile call-42_a.b | profile:call-42_a.b | --profile call-42_a.b
+    4 | !17 | --profile moh | profile:moh | --profile moh
+    6 | any | --profile moh | profile:moh | --profile moh
+    6 | 58  | --profile aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa | profile:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa | --profile aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
 "#;
 
 fn proto_of(column: &str) -> &str {
@@ -580,7 +614,7 @@ const REFUSED_IN_PROCESS: &str = r#"
     4 | !17 | --to-source 1.2.3.4:5 | SSNAT: a port needs -p tcp, udp, udplite, dccp, sctp, icmp or ipv6-icmp, not an inverted ! -p
     4 | !17 | --to-ports 5 | SSNAT: a port needs -p tcp, udp, udplite, dccp, sctp, icmp or ipv6-icmp, not an inverted ! -p
     4 | 17  | --to-source 1.2.3.4:5 --to-ports 6 | SSNAT: --to-ports and a port in --to-source are exclusive
-    4 | 17  | --random-seed 1 | SSNAT: --to-source or --to-ports is required
+    4 | 17  | --random-seed 1 | SSNAT: --to-source, --to-ports or --profile is required
     4 | 17  | --random-seed x | SSNAT: bad --random-seed "x"
     6 | 17  | --to-source [2001:db8::7]:65536 | SSNAT: port "65536" out of range 1-65535
     6 | 17  | --to-source [2001:db8::7 | SSNAT: bad --to-source "[2001:db8::7"
@@ -588,6 +622,17 @@ const REFUSED_IN_PROCESS: &str = r#"
     6 | any | --to-source 2001:db8::1-2001:db8:0:1::1 | SSNAT: IPv6 address range 2001:db8::1-2001:db8:0:1::1 is wider than a /64
     6 | any | --to-source 192.0.2.1 | SSNAT: "192.0.2.1" is an IPv4 address, this is an IPv6 rule (use iptables)
     6 | any | --to-ports 53 | SSNAT: a port needs -p tcp, udp, udplite, dccp, sctp, icmp or ipv6-icmp (given before -j SSNAT)
+    4 | 17  | --profile moh --to-source 1.2.3.4 | SSNAT: --profile cannot be combined with --to-source
+    4 | 17  | --to-source 1.2.3.4:5 --profile moh | SSNAT: --profile cannot be combined with --to-source
+    4 | 17  | --to-ports 5 --profile moh | SSNAT: --profile cannot be combined with --to-ports
+    4 | any | --profile moh --random-seed 0 | SSNAT: --profile cannot be combined with --random-seed
+    4 | any | --random-seed 0 --profile moh | SSNAT: --profile cannot be combined with --random-seed
+    4 | any | --profile a/b | SSNAT: bad profile name "a/b": 1-31 letters, digits, '-', '_' or '.'
+    4 | any | --profile a --profile b | SSNAT: option "--profile" can only be used once
+    6 | 17  | --profile moh --to-ports 53 | SSNAT: --profile cannot be combined with --to-ports
+    6 | any | --to-source 2001:db8::1 --profile moh | SSNAT: --profile cannot be combined with --to-source
+    6 | any | --random-seed 0 --profile moh | SSNAT: --profile cannot be combined with --random-seed
+    6 | any | --profile aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa | SSNAT: bad profile name "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa": 1-31 letters, digits, '-', '_' or '.'
 "#;
 
 #[test]
@@ -604,5 +649,39 @@ fn refused_through_libxtables() {
             stderr.contains(message),
             "ipv{family} -p {proto} {opts}: {stderr}"
         );
+    }
+}
+
+/// Profile names that whitespace-separated tables cannot hold (a space, an empty
+/// argument): refused with the name quoted, by the real iptables and through libxtables.
+#[test]
+fn profile_names_with_spaces_or_empty_are_refused() {
+    for name in ["x y", "", " moh"] {
+        let message =
+            format!("SSNAT: bad profile name \"{name}\": 1-31 letters, digits, '-', '_' or '.'");
+        for (family, program) in [(4, "iptables-legacy"), (6, "ip6tables-legacy")] {
+            let (status, stderr) =
+                through_libxtables(family, "", &[("profile", name)]).expect_err("refused");
+            assert_eq!(status, Some(2), "ipv{family} {name:?}: {stderr}");
+            assert!(stderr.contains(&message), "ipv{family} {name:?}: {stderr}");
+
+            let Some((exe, libdir)) = legacy(program) else {
+                continue;
+            };
+            let args = [
+                "-t",
+                "raw",
+                "-A",
+                "OUTPUT",
+                "-j",
+                "SSNAT",
+                "--profile",
+                name,
+            ];
+            let out = run(&exe, &libdir, &args);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+            assert!(stderr.contains(&message), "{args:?}: {stderr}");
+        }
     }
 }

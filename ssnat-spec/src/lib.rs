@@ -1,6 +1,6 @@
 //! The SSNAT mapping specification: the target's options (`--to-source`, `--to-ports`,
-//! `--random-seed`) parsed into a [`SsnatInfo`], and written back as text for `-L` and
-//! `iptables-save`; and the final check of a rule.
+//! `--random-seed`, or `--profile`) parsed into a [`SsnatInfo`], and written back as text
+//! for `-L` and `iptables-save`; and the final check of a rule.
 //!
 //! One implementation for every user of the syntax, so that a mapping reads and prints
 //! the same wherever it is given:
@@ -38,6 +38,13 @@
 //!
 //! `--random-seed N`: decimal or `0x` hex, 0-4294967295; [`DEFAULT_SEED`] when not given.
 //!
+//! `--profile NAME`: the rule takes its mapping from the runtime profile `NAME`
+//! (managed with `ssnatctl`; the kernel refuses the rule while no such profile exists).
+//! 1-31 letters, digits, `-`, `_` or `.` ([`valid_profile_name`]). It stands alone: it
+//! cannot be combined with `--to-source`, `--to-ports` or `--random-seed` (the profile
+//! has its own seed), in either order. The info is then [`F_PROFILE`] and the name only,
+//! as [`SsnatInfo::validate`] wants it.
+//!
 //! Port mapping needs the rule to match a protocol with ports (`-p udp`, ...), the check
 //! [`SsnatInfo::validate`] makes in the kernel too; see [`final_check`].
 
@@ -49,8 +56,9 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use ssnat_core::abi::{
     host_mask_byte, InfoError, SsnatInfo, DEFAULT_SEED, F_MAP_ADDR, F_MAP_PORT, F_PREFIX,
-    NFPROTO_IPV4, NFPROTO_IPV6,
+    F_PROFILE, NFPROTO_IPV4, NFPROTO_IPV6, PROFILE_NAME_LEN,
 };
+use ssnat_core::genl::valid_profile_name;
 
 /// The family of the rule (`iptables` or `ip6tables`) an extension instance serves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -113,11 +121,17 @@ pub enum Opt {
     ToPorts = 1,
     /// `--random-seed`.
     RandomSeed = 2,
+    /// `--profile`: the mapping of a named runtime profile instead of the three above.
+    Profile = 3,
 }
 
 impl Opt {
     /// Every option, in id order.
-    pub const ALL: [Opt; 3] = [Opt::ToSource, Opt::ToPorts, Opt::RandomSeed];
+    pub const ALL: [Opt; 4] = [Opt::ToSource, Opt::ToPorts, Opt::RandomSeed, Opt::Profile];
+
+    /// The options that give a rule its own mapping, which `--profile` replaces: none
+    /// of them may be combined with it.
+    pub const MAPPING: [Opt; 3] = [Opt::ToSource, Opt::ToPorts, Opt::RandomSeed];
 
     /// Id in the option table.
     pub const fn id(self) -> u32 {
@@ -140,6 +154,7 @@ impl Opt {
             Opt::ToSource => "to-source",
             Opt::ToPorts => "to-ports",
             Opt::RandomSeed => "random-seed",
+            Opt::Profile => "profile",
         }
     }
 
@@ -192,6 +207,11 @@ pub enum ParseError {
     PortsExclusive,
     /// Not a number for `--random-seed`.
     BadSeed(String),
+    /// A `--profile` name that is not 1-31 letters, digits, `-`, `_` or `.`.
+    BadProfileName(String),
+    /// `--profile` together with an option of [`Opt::MAPPING`] (this one), in either
+    /// order.
+    ProfileConflict(Opt),
 }
 
 impl fmt::Display for ParseError {
@@ -240,6 +260,17 @@ impl fmt::Display for ParseError {
                 f,
                 "bad --random-seed \"{s}\": a number 0-4294967295, decimal or 0x hex"
             ),
+            ParseError::BadProfileName(s) => {
+                // The kernel's message ("bad profile name: 1-31 ..."), with the name.
+                let message = InfoError::BadProfileName.message();
+                match message.strip_prefix("bad profile name") {
+                    Some(rule) => write!(f, "bad profile name \"{s}\"{rule}"),
+                    None => write!(f, "bad profile name \"{s}\": {message}"),
+                }
+            }
+            ParseError::ProfileConflict(other) => {
+                write!(f, "--profile cannot be combined with --{}", other.name())
+            }
         }
     }
 }
@@ -331,11 +362,41 @@ pub fn parse_seed(arg: &str) -> Result<u32, ParseError> {
     u32::from_str_radix(digits, radix).map_err(|_| bad())
 }
 
+/// Parses a `--profile NAME` argument: the name as [`SsnatInfo::profile`] holds it,
+/// NUL-terminated and NUL-padded.
+pub fn parse_profile(arg: &str) -> Result<[u8; PROFILE_NAME_LEN], ParseError> {
+    let name = arg.as_bytes();
+    if !valid_profile_name(name) {
+        return Err(ParseError::BadProfileName(arg.to_owned()));
+    }
+    // valid_profile_name() keeps it shorter than the field: the NUL fits.
+    let mut profile = [0; PROFILE_NAME_LEN];
+    profile[..name.len()].copy_from_slice(name);
+    Ok(profile)
+}
+
+/// The option of [`Opt::MAPPING`] that left its mark in `info`, if any: what
+/// `--profile` conflicts with. A `--random-seed` of 0 leaves none ([`final_check`]
+/// catches it from the options seen).
+fn mapping_option_in(info: &SsnatInfo) -> Option<Opt> {
+    if info.flags & F_MAP_ADDR != 0 {
+        Some(Opt::ToSource)
+    } else if info.flags & F_MAP_PORT != 0 {
+        Some(Opt::ToPorts)
+    } else if info.seed != DEFAULT_SEED {
+        Some(Opt::RandomSeed)
+    } else {
+        None
+    }
+}
+
 /// Applies one option of a rule for `family` to the rule's `info` (zeroed by iptables
 /// before the first option): what `x6_parse` does with each option it is handed.
 ///
 /// libxtables refuses a repeated option before this is called; `--to-ports` and a
-/// `--to-source` with a port are refused here, in either order.
+/// `--to-source` with a port are refused here, in either order, and so is `--profile`
+/// with any option of [`Opt::MAPPING`] (but a `--random-seed 0` before `--profile`
+/// leaves no trace in `info`: [`final_check`] refuses that one).
 pub fn apply_option(
     info: &mut SsnatInfo,
     opt: Opt,
@@ -343,6 +404,10 @@ pub fn apply_option(
     family: Family,
 ) -> Result<(), ParseError> {
     info.family = family.nfproto();
+    // After --profile, no mapping option.
+    if opt != Opt::Profile && info.flags & F_PROFILE != 0 {
+        return Err(ParseError::ProfileConflict(opt));
+    }
     match opt {
         Opt::ToSource => {
             let to = parse_to_source(arg, family)?;
@@ -362,6 +427,15 @@ pub fn apply_option(
             (info.min_port, info.max_port) = (min, max);
         }
         Opt::RandomSeed => info.seed = parse_seed(arg)?,
+        Opt::Profile => {
+            let profile = parse_profile(arg)?;
+            // Before --profile, no mapping option.
+            if let Some(other) = mapping_option_in(info) {
+                return Err(ParseError::ProfileConflict(other));
+            }
+            info.flags |= F_PROFILE;
+            info.profile = profile;
+        }
     }
     Ok(())
 }
@@ -600,11 +674,29 @@ pub fn format_to_source(info: &SsnatInfo, family: Family) -> String {
     out
 }
 
-/// The target's part of an `iptables -L` line: ` to:ADDR...` for an address, else
+/// The profile name of an [`F_PROFILE`] info as text: the bytes before the first NUL
+/// (all 32 if there is none), invalid UTF-8 replaced. For a valid info (which the
+/// kernel's validate ensures) this is exactly the name `--profile` was given.
+pub fn profile_text(info: &SsnatInfo) -> String {
+    let len = info
+        .profile
+        .iter()
+        .position(|&c| c == 0)
+        .unwrap_or(PROFILE_NAME_LEN);
+    String::from_utf8_lossy(&info.profile[..len]).into_owned()
+}
+
+/// The target's part of an `iptables -L` line: ` profile:NAME` for a rule that takes
+/// its mapping from a profile; else ` to:ADDR...` for an address, else
 /// ` ports:PORT[-PORT]` for a port alone, then ` random-seed:0xN` unless the seed is
-/// the default.
+/// the default. (A valid profile info has no mapping and seed 0, so it prints its name
+/// alone; anything else set in it is shown too.)
 pub fn print_text(info: &SsnatInfo, family: Family) -> String {
     let mut out = String::new();
+    if info.flags & F_PROFILE != 0 {
+        out.push_str(" profile:");
+        out.push_str(&profile_text(info));
+    }
     if info.flags & F_MAP_ADDR != 0 {
         out.push_str(" to:");
         out.push_str(&format_to_source(info, family));
@@ -619,10 +711,15 @@ pub fn print_text(info: &SsnatInfo, family: Family) -> String {
 }
 
 /// The target's options as `iptables-save` writes them: what [`apply_option`] turns back
-/// into the same info. A port goes with the address in `--to-source` when there is one
-/// (whether it was given there or by `--to-ports`), else in `--to-ports`.
+/// into the same info. ` --profile NAME` for a rule that takes its mapping from a
+/// profile. A port goes with the address in `--to-source` when there is one (whether it
+/// was given there or by `--to-ports`), else in `--to-ports`.
 pub fn save_text(info: &SsnatInfo, family: Family) -> String {
     let mut out = String::new();
+    if info.flags & F_PROFILE != 0 {
+        out.push_str(" --profile ");
+        out.push_str(&profile_text(info));
+    }
     if info.flags & F_MAP_ADDR != 0 {
         out.push_str(" --to-source ");
         out.push_str(&format_to_source(info, family));
@@ -657,18 +754,26 @@ impl RuleProto {
     }
 }
 
-/// The final check of a rule: `--to-source` or `--to-ports` was given (`xflags`: the
-/// options libxtables saw, bit [`Opt::bit`] each), and the info passes the very
-/// [`SsnatInfo::validate`] the kernel's checkentry runs, with the rule's protocol. The
-/// error is the message, without the `SSNAT: ` prefix.
+/// The final check of a rule: `--to-source`, `--to-ports` or `--profile` was given
+/// (`xflags`: the options libxtables saw, bit [`Opt::bit`] each), `--profile` alone (the
+/// one conflict [`apply_option`] cannot see is a `--random-seed 0` before it), and the
+/// info passes the very [`SsnatInfo::validate`] the kernel's checkentry runs, with the
+/// rule's protocol. The error is the message, without the `SSNAT: ` prefix.
+///
+/// Whether the profile exists is not checked here: the kernel refuses a rule whose
+/// profile it does not have.
 pub fn final_check(
     xflags: u32,
     info: &SsnatInfo,
     family: Family,
     proto: RuleProto,
 ) -> Result<(), String> {
-    if xflags & (Opt::ToSource.bit() | Opt::ToPorts.bit()) == 0 {
-        return Err("--to-source or --to-ports is required".to_owned());
+    if xflags & Opt::Profile.bit() != 0 {
+        if let Some(other) = Opt::MAPPING.into_iter().find(|o| xflags & o.bit() != 0) {
+            return Err(ParseError::ProfileConflict(other).to_string());
+        }
+    } else if xflags & (Opt::ToSource.bit() | Opt::ToPorts.bit()) == 0 {
+        return Err("--to-source, --to-ports or --profile is required".to_owned());
     }
     info.validate(family.nfproto(), proto.for_validate())
         .map_err(|e| match e {
@@ -986,6 +1091,24 @@ mod tests {
         4 | --to-ports 0 | port "0" out of range 1-65535
         4 | --to-ports http | bad port "http"
         4 | --to-ports 1-2-3 | bad port "2-3"
+        4 | --profile moh --to-source 192.0.2.1 | --profile cannot be combined with --to-source
+        4 | --to-source 192.0.2.1 --profile moh | --profile cannot be combined with --to-source
+        4 | --to-source 192.0.2.1:53 --profile moh | --profile cannot be combined with --to-source
+        4 | --to-ports 53 --to-source 192.0.2.1 --profile moh | --profile cannot be combined with --to-source
+        4 | --profile moh --to-ports 53 | --profile cannot be combined with --to-ports
+        4 | --to-ports 53 --profile moh | --profile cannot be combined with --to-ports
+        4 | --profile moh --random-seed 7 | --profile cannot be combined with --random-seed
+        4 | --profile moh --random-seed 0 | --profile cannot be combined with --random-seed
+        4 | --random-seed 7 --profile moh | --profile cannot be combined with --random-seed
+        6 | --profile moh --to-source [2001:db8::1]:53 | --profile cannot be combined with --to-source
+        6 | --to-source 2001:db8::/64 --profile moh | --profile cannot be combined with --to-source
+        6 | --to-ports 53 --profile moh | --profile cannot be combined with --to-ports
+        6 | --random-seed 0xffffffff --profile moh | --profile cannot be combined with --random-seed
+        4 | --profile a/b | bad profile name "a/b": 1-31 letters, digits, '-', '_' or '.'
+        4 | --profile café | bad profile name "café": 1-31 letters, digits, '-', '_' or '.'
+        4 | --profile moh! | bad profile name "moh!": 1-31 letters, digits, '-', '_' or '.'
+        6 | --profile aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa | bad profile name "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa": 1-31 letters, digits, '-', '_' or '.'
+        4 | --to-source 192.0.2.1 --profile a:b | bad profile name "a:b": 1-31 letters, digits, '-', '_' or '.'
     "#;
 
     #[test]
@@ -1149,6 +1272,12 @@ mod tests {
         6 | --to-ports 53 | ports:53 | --to-ports 53
         6 | --to-source [::ffff:192.0.2.1]:53 | to:[::ffff:192.0.2.1]:53 | --to-source [::ffff:192.0.2.1]:53
         6 | --to-source [::]:1 --random-seed 0xffffffff | to:[::]:1 random-seed:0xffffffff | --to-source [::]:1 --random-seed 0xffffffff
+        4 | --profile moh | profile:moh | --profile moh
+        4 | --profile call-42_a.b | profile:call-42_a.b | --profile call-42_a.b
+        4 | --profile aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa | profile:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa | --profile aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
+        6 | --profile moh | profile:moh | --profile moh
+        6 | --profile ...-_ | profile:...-_ | --profile ...-_
+        6 | --profile 0 | profile:0 | --profile 0
     "#;
 
     #[test]
@@ -1227,12 +1356,12 @@ mod tests {
         );
         assert_eq!(
             final_check(0, &SsnatInfo::zeroed(), Family::V4, UDP),
-            Err("--to-source or --to-ports is required".to_owned())
+            Err("--to-source, --to-ports or --profile is required".to_owned())
         );
         let seed_only = rule(&[(Opt::RandomSeed, "1")], Family::V4).unwrap();
         assert_eq!(
             final_check(Opt::RandomSeed.bit(), &seed_only, Family::V4, UDP),
-            Err("--to-source or --to-ports is required".to_owned())
+            Err("--to-source, --to-ports or --profile is required".to_owned())
         );
         assert_eq!(
             final_check(to, &ok, Family::V6, UDP),
@@ -1274,7 +1403,182 @@ mod tests {
             assert_eq!(Opt::from_id(opt.id()), Some(opt));
             assert_eq!(Opt::from_name(opt.name()), Some(opt));
         }
-        assert_eq!(Opt::from_id(3), None);
+        assert_eq!(Opt::from_id(4), None);
         assert_eq!(Opt::ToPorts.bit(), 2);
+        assert_eq!(Opt::from_name("profile"), Some(Opt::Profile));
+        assert_eq!(Opt::Profile.bit(), 8);
+        assert!(!Opt::MAPPING.contains(&Opt::Profile));
+        assert_eq!(Opt::MAPPING.len() + 1, Opt::ALL.len());
+    }
+
+    /// A rule with `--profile NAME` for `family`.
+    fn profile(name: &str, family: Family) -> Result<SsnatInfo, ParseError> {
+        rule(&[(Opt::Profile, name)], family)
+    }
+
+    #[test]
+    fn profile_info_is_the_name_alone() {
+        for (family, nfproto, other) in [
+            (Family::V4, NFPROTO_IPV4, NFPROTO_IPV6),
+            (Family::V6, NFPROTO_IPV6, NFPROTO_IPV4),
+        ] {
+            let info = profile("moh", family).unwrap();
+            let mut expect = SsnatInfo::zeroed();
+            expect.flags = F_PROFILE;
+            expect.family = nfproto;
+            expect.profile[..3].copy_from_slice(b"moh");
+            // Flags, family, the NUL-padded name; every mapping field zero.
+            assert_eq!(info, expect, "{family:?}");
+            assert_eq!(info.profile_name(), Some(&b"moh"[..]));
+            assert_eq!(info.validate(nfproto, 0), Ok(()));
+            assert_eq!(info.validate(other, 0), Err(InfoError::BadFamily));
+            assert_eq!(profile_text(&info), "moh");
+        }
+        let longest = "a".repeat(31);
+        let info = profile(&longest, Family::V4).unwrap();
+        assert_eq!(&info.profile[..31], longest.as_bytes());
+        assert_eq!(info.profile[31], 0);
+        assert_eq!(info.validate(NFPROTO_IPV4, 17), Ok(()));
+        assert_eq!(parse_profile("x.y-z_0").unwrap()[..8], *b"x.y-z_0\0");
+    }
+
+    #[test]
+    fn profile_needs_no_protocol() {
+        let info = profile("moh", Family::V4).unwrap();
+        let p = Opt::Profile.bit();
+        let gre = RuleProto {
+            proto: 47,
+            inverted: false,
+        };
+        let not_udp = RuleProto {
+            proto: 17,
+            inverted: true,
+        };
+        for proto in [ANY, UDP, gre, not_udp] {
+            assert_eq!(
+                final_check(p, &info, Family::V4, proto),
+                Ok(()),
+                "{proto:?}"
+            );
+        }
+        // The family of the rule must be the family of the info.
+        assert_eq!(
+            final_check(p, &info, Family::V6, UDP),
+            Err(InfoError::BadFamily.to_string())
+        );
+    }
+
+    #[test]
+    fn bad_profile_names() {
+        let rule_text = InfoError::BadProfileName.message();
+        assert_eq!(
+            rule_text,
+            "bad profile name: 1-31 letters, digits, '-', '_' or '.'"
+        );
+        for name in [
+            "x y",
+            "",
+            "a/b",
+            " moh",
+            "moh\n",
+            "a\0b",
+            &"b".repeat(32),
+            "ünï",
+        ] {
+            let err = profile(name, Family::V4).unwrap_err();
+            assert_eq!(err, ParseError::BadProfileName(name.to_owned()));
+            assert_eq!(err, parse_profile(name).unwrap_err());
+        }
+        assert_eq!(
+            profile("x y", Family::V6).unwrap_err().to_string(),
+            "bad profile name \"x y\": 1-31 letters, digits, '-', '_' or '.'"
+        );
+        assert_eq!(
+            parse_profile("").unwrap_err().to_string(),
+            "bad profile name \"\": 1-31 letters, digits, '-', '_' or '.'"
+        );
+        // A bad name after a mapping: the name is what is wrong first.
+        assert_eq!(
+            rule(&[(Opt::ToPorts, "1"), (Opt::Profile, "x y")], Family::V4),
+            Err(ParseError::BadProfileName("x y".into()))
+        );
+    }
+
+    #[test]
+    fn profile_conflicts_in_either_order() {
+        let p = (Opt::Profile, "moh");
+        for (other, arg) in [
+            (Opt::ToSource, "192.0.2.1"),
+            (Opt::ToPorts, "53"),
+            (Opt::RandomSeed, "9"),
+        ] {
+            for opts in [[p, (other, arg)], [(other, arg), p]] {
+                let conflict = ParseError::ProfileConflict(other);
+                assert_eq!(rule(&opts, Family::V4), Err(conflict.clone()), "{opts:?}");
+                assert_eq!(
+                    conflict.to_string(),
+                    format!("--profile cannot be combined with --{}", other.name())
+                );
+            }
+        }
+        // A seed of 0 before --profile changes nothing in the info: the final check,
+        // which knows the options seen, refuses it.
+        let opts = [(Opt::RandomSeed, "0"), p];
+        let info = rule(&opts, Family::V4).unwrap();
+        assert_eq!(info, profile("moh", Family::V4).unwrap());
+        assert_eq!(
+            final_check(seen(&opts), &info, Family::V4, UDP),
+            Err("--profile cannot be combined with --random-seed".to_owned())
+        );
+        // Whatever the options seen, the first mapping option is named.
+        let all = seen(&[
+            p,
+            (Opt::ToSource, ""),
+            (Opt::ToPorts, ""),
+            (Opt::RandomSeed, ""),
+        ]);
+        assert_eq!(
+            final_check(all, &info, Family::V4, UDP),
+            Err("--profile cannot be combined with --to-source".to_owned())
+        );
+        assert_eq!(
+            final_check(
+                Opt::Profile.bit() | Opt::ToPorts.bit(),
+                &info,
+                Family::V4,
+                UDP
+            ),
+            Err("--profile cannot be combined with --to-ports".to_owned())
+        );
+        // The kernel's own check, for an info mixed by other means.
+        let mut mixed = info;
+        mixed.flags |= F_MAP_ADDR;
+        assert_eq!(
+            final_check(Opt::Profile.bit(), &mixed, Family::V4, UDP),
+            Err(InfoError::ProfileAndMapping.to_string())
+        );
+    }
+
+    #[test]
+    fn profile_print_of_odd_infos() {
+        // What -L shows of infos the kernel would not hold: everything set is shown.
+        let mut info = profile("moh", Family::V4).unwrap();
+        info.seed = 5;
+        assert_eq!(
+            print_text(&info, Family::V4),
+            " profile:moh random-seed:0x5"
+        );
+        let mut info = SsnatInfo::zeroed();
+        info.flags = F_PROFILE;
+        info.profile = [b'z'; PROFILE_NAME_LEN];
+        assert_eq!(profile_text(&info), "z".repeat(32));
+        info.profile[1] = 0xff;
+        info.profile[2] = 0;
+        assert_eq!(print_text(&info, Family::V6), " profile:z\u{fffd}");
+        // Without F_PROFILE a name is not shown.
+        let mut info = v4("192.0.2.1").unwrap();
+        info.profile[0] = b'x';
+        assert_eq!(print_text(&info, Family::V4), " to:192.0.2.1");
+        assert_eq!(save_text(&info, Family::V4), " --to-source 192.0.2.1");
     }
 }

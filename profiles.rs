@@ -1,0 +1,366 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Runtime profiles: named mappings that rules refer to (`-j SSNAT --profile NAME`),
+//! per network namespace, managed over the generic netlink family `SSNAT` (the ABI is
+//! `ssnat-core/src/genl.rs`, the client `ssnatctl`).
+//!
+//! - The table of all namespaces' profiles is a `KVec<Arc<Profile>>` under one global
+//!   mutex, keyed by (namespace, name). Control operations and checkentry take it; the
+//!   packet path never does.
+//! - A profile's mapping is an [`RcuBox`]: the packet path reads it inside the RCU
+//!   read-side section netfilter already holds, and `SET` swaps the whole mapping, so a
+//!   packet sees the old mapping or the new one, never a mix.
+//! - A rule holds an `Arc` of its profile and counts itself in [`Profile::rules`];
+//!   `DEL` refuses a profile in use with `EBUSY`. A namespace that goes away drops its
+//!   profiles from the table (its rules, destroyed after, drop the last references).
+
+use crate::abi::{self, SsnatInfo, PROFILE_NAME_LEN};
+use crate::genetlink::{self, Attrs, Dump, Handler, Op, Policy, Request};
+use crate::genl::{self, attr, cmd};
+use crate::rcu_box::RcuBox;
+use crate::xtables::{self, Net, PerCpuCounters};
+use core::sync::atomic::{AtomicU32, Ordering};
+use kernel::net::netlink::MulticastGroup;
+use kernel::prelude::*;
+use kernel::sync::{rcu, Arc};
+
+kernel::sync::global_lock! {
+    // SAFETY: initialised by `init`, called first thing in the module's init.
+    unsafe(uninit) static PROFILES: Mutex<KVec<Arc<Profile>>> = KVec::new();
+}
+
+/// The profile table's lifetime: [`init`] returns it, and dropping it (at module exit,
+/// after the netlink family and the target are unregistered, so no rule is left)
+/// drops every profile.
+pub struct Table(());
+
+/// Initialises the profile table. Call once, from module init, before anything else of
+/// this file.
+pub fn init() -> Table {
+    // SAFETY: called exactly once, from module init, before any use of `PROFILES`.
+    unsafe { PROFILES.init() };
+    xtables::set_net_exit(Some(net_exit));
+    Table(())
+}
+
+impl Drop for Table {
+    fn drop(&mut self) {
+        xtables::set_net_exit(None);
+        PROFILES.lock().clear();
+        xtables::facts::set_profiles(0);
+    }
+}
+
+extern "C" fn net_exit(net: *const Net) {
+    let id = net as usize;
+    let mut table = PROFILES.lock();
+    table.retain(|p| p.net != id);
+    xtables::facts::set_profiles(table.len());
+}
+
+/// A named mapping of one network namespace.
+pub struct Profile {
+    net: usize,
+    name: [u8; PROFILE_NAME_LEN],
+    info: RcuBox<SsnatInfo>,
+    /// Rules that use the profile.
+    rules: AtomicU32,
+    /// Per-CPU counters, in [`genl::COUNTERS`] order.
+    pub stats: PerCpuCounters,
+}
+
+impl Profile {
+    /// The mapping, for the packet path.
+    pub fn mapping<'a>(&'a self, guard: &'a rcu::Guard) -> &'a SsnatInfo {
+        self.info.get(guard)
+    }
+
+    fn snapshot(&self) -> SsnatInfo {
+        *self.info.get(&rcu::read_lock())
+    }
+
+    fn name_bytes(&self) -> &[u8] {
+        let n = self.name.iter().position(|&c| c == 0).unwrap_or(self.name.len());
+        &self.name[..n]
+    }
+
+    fn is(&self, net: usize, name: &[u8]) -> bool {
+        self.net == net && self.name_bytes() == name
+    }
+}
+
+/// A rule's use of a profile; the profile's rule count drops with it.
+pub struct ProfileUse {
+    /// The profile.
+    pub profile: Arc<Profile>,
+}
+
+impl Drop for ProfileUse {
+    fn drop(&mut self) {
+        self.profile.rules.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Why a rule cannot use a profile.
+pub enum UseError {
+    /// No profile of that name in the rule's namespace.
+    Missing,
+    /// The profile maps the other address family.
+    Family,
+}
+
+/// checkentry of a `--profile` rule: finds the profile in the rule's namespace.
+pub fn use_profile(net: &Net, name: &[u8], family: u8) -> core::result::Result<ProfileUse, UseError> {
+    let table = PROFILES.lock();
+    let p = table.iter().find(|p| p.is(net.id(), name)).ok_or(UseError::Missing)?;
+    if p.snapshot().family != family {
+        return Err(UseError::Family);
+    }
+    // Under the table lock, like DEL's check of the count.
+    p.rules.fetch_add(1, Ordering::Relaxed);
+    Ok(ProfileUse { profile: p.clone() })
+}
+
+/// The `SSNAT` generic netlink family.
+pub struct Control;
+
+/// Attribute policy, indexed by attribute number.
+static POLICY: [Policy; attr::MAX as usize + 1] = {
+    let mut p = [Policy::UNSPEC; attr::MAX as usize + 1];
+    p[attr::NAME as usize] = Policy::nul_string(PROFILE_NAME_LEN as u16 - 1);
+    p[attr::FAMILY as usize] = Policy::U8;
+    p[attr::FLAGS as usize] = Policy::U16;
+    p[attr::MIN_ADDR as usize] = Policy::binary(16);
+    p[attr::MAX_ADDR as usize] = Policy::binary(16);
+    p[attr::PREFIX_LEN as usize] = Policy::U8;
+    p[attr::MIN_PORT as usize] = Policy::U16;
+    p[attr::MAX_PORT as usize] = Policy::U16;
+    p[attr::SEED as usize] = Policy::U32;
+    p[attr::RULES as usize] = Policy::REJECT;
+    p[attr::STATS as usize] = Policy::REJECT;
+    p[attr::PAD as usize] = Policy::REJECT;
+    p
+};
+
+static GROUPS: [MulticastGroup; 1] = [MulticastGroup::const_new(c"events")];
+const _: () = assert!(genl::MCGRP_EVENTS.len() == 6); // the literal above
+const GROUP_EVENTS: u32 = 0;
+
+impl Control {
+    /// Registers the family.
+    pub fn register(module: &'static ThisModule) -> Result<genetlink::Registration<Control>> {
+        let admin = |cmd| Op { cmd, doit: true, dumpit: false, admin: true };
+        genetlink::Registration::new(
+            module,
+            c"SSNAT",
+            u32::from(genl::FAMILY_VERSION),
+            &POLICY,
+            &[
+                admin(cmd::NEW),
+                admin(cmd::SET),
+                admin(cmd::DEL),
+                Op { cmd: cmd::GET, doit: true, dumpit: true, admin: false },
+            ],
+            &GROUPS,
+        )
+    }
+}
+
+/// The profile name of a request.
+fn req_name<'r>(req: &'r mut Request<'_>) -> Result<[u8; PROFILE_NAME_LEN]> {
+    let mut name = [0u8; PROFILE_NAME_LEN];
+    let Some(raw) = req.attr(attr::NAME) else {
+        req.fail(c"SSNAT: missing profile name (SSNAT_A_NAME)", None);
+        return Err(EINVAL);
+    };
+    // The policy checked the NUL and the length.
+    let s = raw.split(|&c| c == 0).next().unwrap_or(&[]);
+    if !genl::valid_profile_name(s) {
+        req.fail(c"SSNAT: bad profile name: 1-31 letters, digits, '-', '_' or '.'", Some(attr::NAME));
+        return Err(EINVAL);
+    }
+    name[..s.len()].copy_from_slice(s);
+    Ok(name)
+}
+
+/// The mapping of a NEW or SET request, checked as a rule's inline mapping is.
+fn req_mapping(req: &mut Request<'_>) -> Result<SsnatInfo> {
+    let mut info = SsnatInfo::zeroed();
+    let (Some([family]), Some(flags)) = (req.attr_uint::<1>(attr::FAMILY), req.attr_uint::<2>(attr::FLAGS)) else {
+        req.fail(c"SSNAT: a mapping needs SSNAT_A_FAMILY and SSNAT_A_FLAGS", None);
+        return Err(EINVAL);
+    };
+    info.family = family;
+    info.flags = u16::from_ne_bytes(flags);
+    let alen = if family == abi::NFPROTO_IPV6 { 16 } else { 4 };
+    for (id, dst) in [(attr::MIN_ADDR, &mut info.min_addr), (attr::MAX_ADDR, &mut info.max_addr)] {
+        if let Some(a) = req.attr(id) {
+            if a.len() != alen {
+                req.fail(c"SSNAT: address length does not match the family (4 or 16 bytes)", Some(id));
+                return Err(EINVAL);
+            }
+            dst[..alen].copy_from_slice(a);
+        }
+    }
+    if info.flags & abi::F_MAP_ADDR != 0 && req.attr(attr::MAX_ADDR).is_none() {
+        info.max_addr = info.min_addr;
+    }
+    info.prefix_len = req.attr_uint::<1>(attr::PREFIX_LEN).map_or(0, |[b]| b);
+    info.min_port = req.attr_uint::<2>(attr::MIN_PORT).map_or(0, u16::from_ne_bytes);
+    info.max_port = req.attr_uint::<2>(attr::MAX_PORT).map_or(info.min_port, u16::from_ne_bytes);
+    info.seed = req.attr_uint::<4>(attr::SEED).map_or(abi::DEFAULT_SEED, u32::from_ne_bytes);
+    if let Err(e) = info.validate_mapping(family) {
+        req.fail(info_error_msg(e), None);
+        return Err(EINVAL);
+    }
+    Ok(info)
+}
+
+/// The extended-ack text of a mapping error (the message iptables prints).
+fn info_error_msg(e: abi::InfoError) -> &'static CStr {
+    use abi::InfoError::*;
+    match e {
+        UnknownFlags => c"SSNAT: unknown flags (ssnatctl newer than module?)",
+        NothingToDo => c"SSNAT: no address or port to translate to",
+        BadFamily => c"SSNAT: address family must be IPv4 (2) or IPv6 (10)",
+        BadAddrRange => c"SSNAT: bad address range: first address above the last",
+        BadPortRange => c"SSNAT: bad port range: ports are 1-65535, first not above last",
+        WideRange => c"SSNAT: IPv6 address range wider than a /64",
+        BadPrefix => c"SSNAT: bad prefix: length 1-32 (IPv4) or 1-128 (IPv6), no host bits set",
+        PortNeedsProtocol | Reserved | BadProfileName | ProfileAndMapping => c"SSNAT: bad mapping",
+    }
+}
+
+/// Puts a profile's attributes, as GET replies, dumps and notifications carry them.
+fn put_profile(m: &mut impl Attrs, p: &Profile) -> Result {
+    let info = p.snapshot();
+    let n = info.addr_len();
+    let mut name = [0u8; PROFILE_NAME_LEN + 1];
+    let bytes = p.name_bytes();
+    name[..bytes.len()].copy_from_slice(bytes);
+    m.put(attr::NAME, &name[..=bytes.len()])?;
+    m.put_u8(attr::FAMILY, info.family)?;
+    m.put_u16(attr::FLAGS, info.flags)?;
+    m.put(attr::MIN_ADDR, &info.min_addr[..n])?;
+    m.put(attr::MAX_ADDR, &info.max_addr[..n])?;
+    m.put_u8(attr::PREFIX_LEN, info.prefix_len)?;
+    m.put_u16(attr::MIN_PORT, info.min_port)?;
+    m.put_u16(attr::MAX_PORT, info.max_port)?;
+    m.put_u32(attr::SEED, info.seed)?;
+    m.put_u32(attr::RULES, p.rules.load(Ordering::Relaxed))?;
+    m.put_nested(attr::STATS, |m| {
+        for i in 0..genl::COUNTERS.len() {
+            m.put_u64(i as u16 + 1, p.stats.sum(i), attr::PAD)?;
+        }
+        Ok(())
+    })
+}
+
+/// Announces a change on the `events` group (best effort: a full listener misses it).
+fn notify(req: &mut Request<'_>, command: u8, p: &Profile) {
+    if let Ok(mut m) = req.message(command) {
+        if put_profile(&mut m, p).is_ok() {
+            req.notify(m, GROUP_EVENTS);
+        }
+    }
+}
+
+impl Handler for Control {
+    fn doit(command: u8, req: &mut Request<'_>) -> Result {
+        let net = req.net().id();
+        match command {
+            cmd::NEW => {
+                let name = req_name(req)?;
+                let info = req_mapping(req)?;
+                let mut table = PROFILES.lock();
+                let key = &name[..name.iter().position(|&c| c == 0).unwrap_or(0)];
+                if table.iter().any(|p| p.is(net, key)) {
+                    req.fail(c"SSNAT: profile exists (use SET to replace its mapping)", Some(attr::NAME));
+                    return Err(EEXIST);
+                }
+                let p = Arc::new(
+                    Profile {
+                        net,
+                        name,
+                        info: RcuBox::new(info, GFP_KERNEL)?,
+                        rules: AtomicU32::new(0),
+                        stats: PerCpuCounters::new(genl::COUNTERS.len())?,
+                    },
+                    GFP_KERNEL,
+                )?;
+                table.push(p.clone(), GFP_KERNEL)?;
+                xtables::facts::set_profiles(table.len());
+                drop(table);
+                notify(req, cmd::NEW, &p);
+                Ok(())
+            }
+            cmd::SET => {
+                let name = req_name(req)?;
+                let info = req_mapping(req)?;
+                let new = KBox::new(info, GFP_KERNEL)?;
+                let table = PROFILES.lock();
+                let key = &name[..name.iter().position(|&c| c == 0).unwrap_or(0)];
+                let Some(p) = table.iter().find(|p| p.is(net, key)).cloned() else {
+                    req.fail(c"SSNAT: no such profile", Some(attr::NAME));
+                    return Err(ENOENT);
+                };
+                if p.snapshot().family != info.family && p.rules.load(Ordering::Relaxed) != 0 {
+                    req.fail(c"SSNAT: profile in use: its rules need its address family", Some(attr::FAMILY));
+                    return Err(EBUSY);
+                }
+                // Under the table lock: checkentry sees the family it checks.
+                p.info.replace(new);
+                drop(table);
+                notify(req, cmd::SET, &p);
+                Ok(())
+            }
+            cmd::DEL => {
+                let name = req_name(req)?;
+                let mut table = PROFILES.lock();
+                let key = &name[..name.iter().position(|&c| c == 0).unwrap_or(0)];
+                let Some(i) = table.iter().position(|p| p.is(net, key)) else {
+                    req.fail(c"SSNAT: no such profile", Some(attr::NAME));
+                    return Err(ENOENT);
+                };
+                if table[i].rules.load(Ordering::Relaxed) != 0 {
+                    req.fail(c"SSNAT: profile in use by rules (delete them first)", Some(attr::NAME));
+                    return Err(EBUSY);
+                }
+                let p = table.remove(i).map_err(|_| ENOENT)?;
+                xtables::facts::set_profiles(table.len());
+                drop(table);
+                notify(req, cmd::DEL, &p);
+                Ok(())
+            }
+            cmd::GET => {
+                let name = req_name(req)?;
+                let key = &name[..name.iter().position(|&c| c == 0).unwrap_or(0)];
+                let p = PROFILES.lock().iter().find(|p| p.is(net, key)).cloned();
+                let Some(p) = p else {
+                    req.fail(c"SSNAT: no such profile", Some(attr::NAME));
+                    return Err(ENOENT);
+                };
+                let mut m = req.message(cmd::GET)?;
+                put_profile(&mut m, &p)?;
+                req.reply(m)
+            }
+            _ => Err(EOPNOTSUPP),
+        }
+    }
+
+    fn dumpit(_command: u8, dump: &mut Dump<'_>) -> Result {
+        let net = dump.net().id();
+        let start = usize::try_from(*dump.position()).unwrap_or(0);
+        let table = PROFILES.lock();
+        let mut done = 0usize;
+        for p in table.iter().filter(|p| p.net == net).skip(start) {
+            let Some(mut m) = dump.message(cmd::GET) else { break };
+            if put_profile(&mut m, p).is_err() {
+                break; // full: `m` is cancelled, the next round goes on from here
+            }
+            m.end();
+            done += 1;
+        }
+        *dump.position() = (start + done) as _;
+        Ok(())
+    }
+}

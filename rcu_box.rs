@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: GPL-2.0
+//! [`RcuBox`]: a heap value that readers see under RCU and writers replace whole.
+//!
+//! The kernel crate has `kernel::sync::rcu` (read guards, `synchronize_rcu`) but no
+//! RCU-protected pointer yet; this is the minimal one the profiles need: readers load
+//! the pointer inside an RCU read-side critical section (the netfilter packet path
+//! always is in one) and see either the old value or the new one, never a mix; a writer
+//! swaps in a new box and frees the old one after a grace period.
+
+use core::marker::PhantomData;
+use core::sync::atomic::{AtomicPtr, Ordering};
+use kernel::prelude::*;
+use kernel::sync::rcu;
+
+/// A `KBox<T>` published to RCU readers.
+///
+/// # Invariants
+///
+/// `ptr` always comes from `KBox::into_raw` and is owned by the `RcuBox`; a pointer
+/// swapped out is freed only after a grace period.
+pub struct RcuBox<T> {
+    ptr: AtomicPtr<T>,
+    _owns: PhantomData<KBox<T>>,
+}
+
+// SAFETY: the box owns a `T`, handed between threads as a `KBox<T>` would be.
+unsafe impl<T: Send + Sync> Send for RcuBox<T> {}
+// SAFETY: readers get `&T` (needs `T: Sync`); writers move `T` in and drop it on any
+// thread (needs `T: Send`).
+unsafe impl<T: Send + Sync> Sync for RcuBox<T> {}
+
+impl<T> RcuBox<T> {
+    /// Boxes `value`.
+    pub fn new(value: T, flags: kernel::alloc::Flags) -> Result<Self> {
+        let b = KBox::new(value, flags)?;
+        // INVARIANT: from `KBox::into_raw`.
+        Ok(RcuBox { ptr: AtomicPtr::new(KBox::into_raw(b)), _owns: PhantomData })
+    }
+
+    /// The current value, valid for as long as the read-side critical section lasts.
+    pub fn get<'a>(&'a self, _guard: &'a rcu::Guard) -> &'a T {
+        // SAFETY: the pointer is a live `KBox` (type invariant). A `replace` that swaps it
+        // out waits for a grace period before freeing it, and that grace period cannot
+        // end while `_guard`'s critical section, which bounds `'a`, is open. `Acquire`
+        // pairs with the `AcqRel` swap, so the value's initialisation is visible.
+        unsafe { &*self.ptr.load(Ordering::Acquire) }
+    }
+
+    /// Publishes `new`; returns after every reader that could see the old value is
+    /// done, and frees it. Sleeps: process context only.
+    pub fn replace(&self, new: KBox<T>) {
+        let old = self.ptr.swap(KBox::into_raw(new), Ordering::AcqRel);
+        rcu::synchronize_rcu();
+        // SAFETY: `old` came from `KBox::into_raw` (type invariant), is no longer
+        // reachable by new readers, and the grace period above ended every reader
+        // that loaded it; we are its only owner.
+        drop(unsafe { KBox::from_raw(old) });
+    }
+}
+
+impl<T> Drop for RcuBox<T> {
+    fn drop(&mut self) {
+        // SAFETY: `&mut self`: no reader can hold a reference obtained through `get`
+        // (their lifetimes are bound by a borrow of `self`); the pointer is ours.
+        drop(unsafe { KBox::from_raw(*self.ptr.get_mut()) });
+    }
+}
