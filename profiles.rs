@@ -60,7 +60,7 @@ extern "C" fn net_exit(net: *const Net) {
 /// A named mapping of one network namespace.
 pub struct Profile {
     net: usize,
-    name: [u8; PROFILE_NAME_LEN],
+    name: Name,
     info: RcuBox<SsnatInfo>,
     /// Rules that use the profile.
     rules: AtomicU32,
@@ -79,8 +79,7 @@ impl Profile {
     }
 
     fn name_bytes(&self) -> &[u8] {
-        let n = self.name.iter().position(|&c| c == 0).unwrap_or(self.name.len());
-        &self.name[..n]
+        key(&self.name)
     }
 
     fn is(&self, net: usize, name: &[u8]) -> bool {
@@ -141,8 +140,8 @@ static POLICY: [Policy; attr::MAX as usize + 1] = {
     p
 };
 
-static GROUPS: [MulticastGroup; 1] = [MulticastGroup::const_new(c"events")];
-const _: () = assert!(genl::MCGRP_EVENTS.len() == 6); // the literal above
+static GROUPS: [MulticastGroup; 1] = [MulticastGroup::const_new(genl::MCGRP_EVENTS_C)];
+/// Index of [`genl::MCGRP_EVENTS`] in [`GROUPS`].
 const GROUP_EVENTS: u32 = 0;
 
 impl Control {
@@ -151,7 +150,7 @@ impl Control {
         let admin = |cmd| Op { cmd, doit: true, dumpit: false, admin: true };
         genetlink::Registration::new(
             module,
-            c"SSNAT",
+            genl::FAMILY_NAME_C,
             u32::from(genl::FAMILY_VERSION),
             &POLICY,
             &[
@@ -165,17 +164,25 @@ impl Control {
     }
 }
 
+/// A profile name as the table keeps it: NUL-padded.
+type Name = [u8; PROFILE_NAME_LEN];
+
+/// The name without its NUL padding.
+fn key(name: &Name) -> &[u8] {
+    &name[..name.iter().position(|&c| c == 0).unwrap_or(name.len())]
+}
+
 /// The profile name of a request.
-fn req_name<'r>(req: &'r mut Request<'_>) -> Result<[u8; PROFILE_NAME_LEN]> {
+fn req_name(req: &mut Request<'_>) -> Result<Name> {
     let mut name = [0u8; PROFILE_NAME_LEN];
     let Some(raw) = req.attr(attr::NAME) else {
-        req.fail(c"SSNAT: missing profile name (SSNAT_A_NAME)", None);
+        req.fail(c"missing profile name (SSNAT_A_NAME)", None);
         return Err(EINVAL);
     };
     // The policy checked the NUL and the length.
     let s = raw.split(|&c| c == 0).next().unwrap_or(&[]);
     if !genl::valid_profile_name(s) {
-        req.fail(c"SSNAT: bad profile name: 1-31 letters, digits, '-', '_' or '.'", Some(attr::NAME));
+        req.fail(abi::InfoError::BadProfileName.c_message(), Some(attr::NAME));
         return Err(EINVAL);
     }
     name[..s.len()].copy_from_slice(s);
@@ -186,16 +193,20 @@ fn req_name<'r>(req: &'r mut Request<'_>) -> Result<[u8; PROFILE_NAME_LEN]> {
 fn req_mapping(req: &mut Request<'_>) -> Result<SsnatInfo> {
     let mut info = SsnatInfo::zeroed();
     let (Some([family]), Some(flags)) = (req.attr_uint::<1>(attr::FAMILY), req.attr_uint::<2>(attr::FLAGS)) else {
-        req.fail(c"SSNAT: a mapping needs SSNAT_A_FAMILY and SSNAT_A_FLAGS", None);
+        req.fail(c"a mapping needs SSNAT_A_FAMILY and SSNAT_A_FLAGS", None);
         return Err(EINVAL);
     };
+    if family != abi::NFPROTO_IPV4 && family != abi::NFPROTO_IPV6 {
+        req.fail(c"family must be NFPROTO_IPV4 (2) or NFPROTO_IPV6 (10)", Some(attr::FAMILY));
+        return Err(EINVAL);
+    }
     info.family = family;
     info.flags = u16::from_ne_bytes(flags);
     let alen = if family == abi::NFPROTO_IPV6 { 16 } else { 4 };
     for (id, dst) in [(attr::MIN_ADDR, &mut info.min_addr), (attr::MAX_ADDR, &mut info.max_addr)] {
         if let Some(a) = req.attr(id) {
             if a.len() != alen {
-                req.fail(c"SSNAT: address length does not match the family (4 or 16 bytes)", Some(id));
+                req.fail(c"address length does not match the family (4 or 16 bytes)", Some(id));
                 return Err(EINVAL);
             }
             dst[..alen].copy_from_slice(a);
@@ -209,25 +220,11 @@ fn req_mapping(req: &mut Request<'_>) -> Result<SsnatInfo> {
     info.max_port = req.attr_uint::<2>(attr::MAX_PORT).map_or(info.min_port, u16::from_ne_bytes);
     info.seed = req.attr_uint::<4>(attr::SEED).map_or(abi::DEFAULT_SEED, u32::from_ne_bytes);
     if let Err(e) = info.validate_mapping(family) {
-        req.fail(info_error_msg(e), None);
+        // The message iptables prints for the same mapping in a rule.
+        req.fail(e.c_message(), None);
         return Err(EINVAL);
     }
     Ok(info)
-}
-
-/// The extended-ack text of a mapping error (the message iptables prints).
-fn info_error_msg(e: abi::InfoError) -> &'static CStr {
-    use abi::InfoError::*;
-    match e {
-        UnknownFlags => c"SSNAT: unknown flags (ssnatctl newer than module?)",
-        NothingToDo => c"SSNAT: no address or port to translate to",
-        BadFamily => c"SSNAT: address family must be IPv4 (2) or IPv6 (10)",
-        BadAddrRange => c"SSNAT: bad address range: first address above the last",
-        BadPortRange => c"SSNAT: bad port range: ports are 1-65535, first not above last",
-        WideRange => c"SSNAT: IPv6 address range wider than a /64",
-        BadPrefix => c"SSNAT: bad prefix: length 1-32 (IPv4) or 1-128 (IPv6), no host bits set",
-        PortNeedsProtocol | Reserved | BadProfileName | ProfileAndMapping => c"SSNAT: bad mapping",
-    }
 }
 
 /// Puts a profile's attributes, as GET replies, dumps and notifications carry them.
@@ -272,9 +269,8 @@ impl Handler for Control {
                 let name = req_name(req)?;
                 let info = req_mapping(req)?;
                 let mut table = PROFILES.lock();
-                let key = &name[..name.iter().position(|&c| c == 0).unwrap_or(0)];
-                if table.iter().any(|p| p.is(net, key)) {
-                    req.fail(c"SSNAT: profile exists (use SET to replace its mapping)", Some(attr::NAME));
+                if table.iter().any(|p| p.is(net, key(&name))) {
+                    req.fail(c"profile exists (use SET to replace its mapping)", Some(attr::NAME));
                     return Err(EEXIST);
                 }
                 let p = Arc::new(
@@ -298,13 +294,12 @@ impl Handler for Control {
                 let info = req_mapping(req)?;
                 let new = KBox::new(info, GFP_KERNEL)?;
                 let table = PROFILES.lock();
-                let key = &name[..name.iter().position(|&c| c == 0).unwrap_or(0)];
-                let Some(p) = table.iter().find(|p| p.is(net, key)).cloned() else {
-                    req.fail(c"SSNAT: no such profile", Some(attr::NAME));
+                let Some(p) = table.iter().find(|p| p.is(net, key(&name))).cloned() else {
+                    req.fail(c"no such profile", Some(attr::NAME));
                     return Err(ENOENT);
                 };
                 if p.snapshot().family != info.family && p.rules.load(Ordering::Relaxed) != 0 {
-                    req.fail(c"SSNAT: profile in use: its rules need its address family", Some(attr::FAMILY));
+                    req.fail(c"profile in use: its rules need its address family", Some(attr::FAMILY));
                     return Err(EBUSY);
                 }
                 // Under the table lock: checkentry sees the family it checks.
@@ -316,13 +311,12 @@ impl Handler for Control {
             cmd::DEL => {
                 let name = req_name(req)?;
                 let mut table = PROFILES.lock();
-                let key = &name[..name.iter().position(|&c| c == 0).unwrap_or(0)];
-                let Some(i) = table.iter().position(|p| p.is(net, key)) else {
-                    req.fail(c"SSNAT: no such profile", Some(attr::NAME));
+                let Some(i) = table.iter().position(|p| p.is(net, key(&name))) else {
+                    req.fail(c"no such profile", Some(attr::NAME));
                     return Err(ENOENT);
                 };
                 if table[i].rules.load(Ordering::Relaxed) != 0 {
-                    req.fail(c"SSNAT: profile in use by rules (delete them first)", Some(attr::NAME));
+                    req.fail(c"profile in use by rules (delete them first)", Some(attr::NAME));
                     return Err(EBUSY);
                 }
                 let p = table.remove(i).map_err(|_| ENOENT)?;
@@ -333,10 +327,9 @@ impl Handler for Control {
             }
             cmd::GET => {
                 let name = req_name(req)?;
-                let key = &name[..name.iter().position(|&c| c == 0).unwrap_or(0)];
-                let p = PROFILES.lock().iter().find(|p| p.is(net, key)).cloned();
+                let p = PROFILES.lock().iter().find(|p| p.is(net, key(&name))).cloned();
                 let Some(p) = p else {
-                    req.fail(c"SSNAT: no such profile", Some(attr::NAME));
+                    req.fail(c"no such profile", Some(attr::NAME));
                     return Err(ENOENT);
                 };
                 let mut m = req.message(cmd::GET)?;

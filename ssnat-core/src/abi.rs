@@ -134,22 +134,28 @@ pub enum InfoError {
 impl InfoError {
     /// The message, as the extension and the kernel print it after "SSNAT: ".
     pub fn message(self) -> &'static str {
+        // Every message is ASCII: `to_str` cannot fail.
+        self.c_message().to_str().unwrap_or("bad rule")
+    }
+
+    /// The same message as a C string (the kernel's extended acks take those).
+    pub fn c_message(self) -> &'static core::ffi::CStr {
         match self {
-            InfoError::UnknownFlags => "unknown flags (extension newer than module?)",
-            InfoError::NothingToDo => "no address or port to translate to",
-            InfoError::BadFamily => "address family does not match the rule's family",
-            InfoError::BadAddrRange => "bad address range: first address above the last",
-            InfoError::BadPortRange => "bad port range: ports are 1-65535, first not above last",
-            InfoError::WideRange => "IPv6 address range wider than a /64",
-            InfoError::BadPrefix => "bad prefix: length 1-32 (IPv4) or 1-128 (IPv6), no host bits set",
+            InfoError::UnknownFlags => c"unknown flags (extension newer than module?)",
+            InfoError::NothingToDo => c"no address or port to translate to",
+            InfoError::BadFamily => c"address family does not match the rule's family",
+            InfoError::BadAddrRange => c"bad address range: first address above the last",
+            InfoError::BadPortRange => c"bad port range: ports are 1-65535, first not above last",
+            InfoError::WideRange => c"IPv6 address range wider than a /64",
+            InfoError::BadPrefix => c"bad prefix: length 1-32 (IPv4) or 1-128 (IPv6), no host bits set",
             InfoError::PortNeedsProtocol => {
-                "a port needs -p tcp, udp, udplite, dccp, sctp, icmp or ipv6-icmp"
+                c"a port needs -p tcp, udp, udplite, dccp, sctp, icmp or ipv6-icmp"
             }
-            InfoError::Reserved => "reserved fields are not zero",
-            InfoError::BadProfileName => {
-                "bad profile name: 1-31 letters, digits, '-', '_' or '.'"
+            InfoError::Reserved => c"reserved fields are not zero",
+            InfoError::BadProfileName => c"bad profile name: 1-31 letters, digits, '-', '_' or '.'",
+            InfoError::ProfileAndMapping => {
+                c"--profile cannot be combined with --to-source or --to-ports"
             }
-            InfoError::ProfileAndMapping => "--profile cannot be combined with --to-source or --to-ports",
         }
     }
 }
@@ -404,6 +410,15 @@ mod tests {
         i.flags = F_PROFILE;
         i.profile[..name.len()].copy_from_slice(name);
         i
+    }
+
+    #[test]
+    fn messages_are_ascii() {
+        use InfoError::*;
+        for e in [UnknownFlags, NothingToDo, BadFamily, BadAddrRange, BadPortRange, WideRange,
+                  BadPrefix, PortNeedsProtocol, Reserved, BadProfileName, ProfileAndMapping] {
+            assert!(e.c_message().to_str().is_ok_and(|m| m.is_ascii() && m == e.message()));
+        }
     }
 
     #[test]

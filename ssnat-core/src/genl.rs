@@ -13,11 +13,31 @@
 
 /// Generic netlink family name.
 pub const FAMILY_NAME: &str = "SSNAT";
+/// [`FAMILY_NAME`] as a C string, for the kernel.
+pub const FAMILY_NAME_C: &core::ffi::CStr = c"SSNAT";
 /// Family version.
 pub const FAMILY_VERSION: u8 = 1;
 /// Multicast group on which every change is announced (the command of the change,
 /// with the profile as a dump shows it).
 pub const MCGRP_EVENTS: &str = "events";
+/// [`MCGRP_EVENTS`] as a C string, for the kernel.
+pub const MCGRP_EVENTS_C: &core::ffi::CStr = c"events";
+
+const fn same(a: &str, b: &core::ffi::CStr) -> bool {
+    let (a, b) = (a.as_bytes(), b.to_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+const _: () = assert!(same(FAMILY_NAME, FAMILY_NAME_C) && same(MCGRP_EVENTS, MCGRP_EVENTS_C));
 
 /// Commands (`genlmsghdr.cmd`).
 pub mod cmd {

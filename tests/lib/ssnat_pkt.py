@@ -405,6 +405,11 @@ def check_one(a, caps):
         lo, hi = a.src_range.split("-")
         src_lo, src_hi = ipaddress.ip_address(lo), ipaddress.ip_address(hi)
     net = ipaddress.ip_network(a.src_prefix) if a.src_prefix else None
+    either = {}
+    for t in (a.either or "").split(","):
+        if t:
+            addr, port = t.rsplit(":", 1)
+            either[(str(ipaddress.ip_address(addr.strip("[]"))), int(port))] = 0
     sp = None
     if a.sport is not None:
         sp = (a.sport, a.sport)
@@ -459,6 +464,13 @@ def check_one(a, caps):
         s_port, d_port = ports(info, pkt)
         if sp is not None and proto in (1, 6, 17, 33, 58, 132, 136) and (s_port is None or not in_range(s_port, sp)):
             errs.append("%s: source port %s outside %d-%d" % (what, s_port, sp[0], sp[1]))
+        if either:
+            key = (str(ipaddress.ip_address(info["src"])), s_port)
+            if key in either:
+                either[key] += 1
+            else:
+                errs.append("%s: source %s port %s is none of the translations %s" % (
+                    what, info["src"], s_port, sorted(either)))
         if a.dport is not None and proto in (6, 17, 33, 132, 136) and d_port != a.dport:
             errs.append("%s: destination port %s, expected %d" % (what, d_port, a.dport))
         seg = pkt[info["l4"]:info["end"]]
@@ -496,6 +508,10 @@ def check_one(a, caps):
             len(flows), used, span, worst, mean))
         if used < span * 0.9 or worst > mean * 2.5:
             errs.append("flows not spread evenly over the range")
+    if either:
+        print("translations: " + ", ".join("%s:%d x %d" % (k[0], k[1], n) for k, n in sorted(either.items())))
+        if a.either_all and not all(either.values()):
+            errs.append("not every translation was seen")
     for e in errs[:25]:
         print("  " + e)
     if errs:
@@ -676,6 +692,8 @@ def main():
     k.add_argument("--stable-flows", action="store_true")
     k.add_argument("--spread", action="store_true")
     k.add_argument("--fragments", action="store_true")
+    k.add_argument("--either", help="ADDR:PORT,...: each datagram carries one of these (source, port) pairs")
+    k.add_argument("--either-all", action="store_true", help="and every pair of --either is seen")
     k.add_argument("--zero-csum", action="store_true")
     e = sub.add_parser("check-icmp-error")
     e.add_argument("--cap", required=True)
