@@ -252,6 +252,15 @@ fn put_profile(m: &mut impl Attrs, p: &Profile) -> Result {
     })
 }
 
+/// The index of profile `name` of namespace `net` in `table`, or `ENOENT` for the
+/// request.
+fn find(req: &mut Request<'_>, table: &[Arc<Profile>], net: usize, name: &Name) -> Result<usize> {
+    table.iter().position(|p| p.is(net, key(name))).ok_or_else(|| {
+        req.fail(c"no such profile", Some(attr::NAME));
+        ENOENT
+    })
+}
+
 /// Announces a change on the `events` group (best effort: a full listener misses it).
 fn notify(req: &mut Request<'_>, command: u8, p: &Profile) {
     if let Ok(mut m) = req.message(command) {
@@ -294,10 +303,7 @@ impl Handler for Control {
                 let info = req_mapping(req)?;
                 let new = KBox::new(info, GFP_KERNEL)?;
                 let table = PROFILES.lock();
-                let Some(p) = table.iter().find(|p| p.is(net, key(&name))).cloned() else {
-                    req.fail(c"no such profile", Some(attr::NAME));
-                    return Err(ENOENT);
-                };
+                let p = table[find(req, &table, net, &name)?].clone();
                 if p.snapshot().family != info.family && p.rules.load(Ordering::Relaxed) != 0 {
                     req.fail(c"profile in use: its rules need its address family", Some(attr::FAMILY));
                     return Err(EBUSY);
@@ -311,10 +317,7 @@ impl Handler for Control {
             cmd::DEL => {
                 let name = req_name(req)?;
                 let mut table = PROFILES.lock();
-                let Some(i) = table.iter().position(|p| p.is(net, key(&name))) else {
-                    req.fail(c"no such profile", Some(attr::NAME));
-                    return Err(ENOENT);
-                };
+                let i = find(req, &table, net, &name)?;
                 if table[i].rules.load(Ordering::Relaxed) != 0 {
                     req.fail(c"profile in use by rules (delete them first)", Some(attr::NAME));
                     return Err(EBUSY);
@@ -327,10 +330,9 @@ impl Handler for Control {
             }
             cmd::GET => {
                 let name = req_name(req)?;
-                let p = PROFILES.lock().iter().find(|p| p.is(net, key(&name))).cloned();
-                let Some(p) = p else {
-                    req.fail(c"no such profile", Some(attr::NAME));
-                    return Err(ENOENT);
+                let p = {
+                    let table = PROFILES.lock();
+                    table[find(req, &table, net, &name)?].clone()
                 };
                 let mut m = req.message(cmd::GET)?;
                 put_profile(&mut m, &p)?;
