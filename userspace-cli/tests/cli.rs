@@ -374,3 +374,140 @@ fn unreadable_sysfs_is_an_error_with_exit_1() {
         );
     }
 }
+
+/// Runs with `stdin` as standard input.
+fn run_with_stdin(args: &[&str], stdin: &str) -> Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ssnatctl"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
+    child.wait_with_output().expect("wait")
+}
+
+#[test]
+fn bad_profile_arguments_exit_2_with_the_extensions_messages() {
+    let f = Fake::new();
+    for (args, message) in [
+        (
+            &["profile", "add", "moh", "--to-source", "198.51.100.7:0"][..],
+            "port \"0\" out of range 1-65535",
+        ),
+        (
+            &["profile", "set", "moh", "--to-source", "10.0.0.9-10.0.0.1"],
+            "bad address range 10.0.0.9-10.0.0.1: the first address is above the last",
+        ),
+        (
+            &["profile", "add", "moh", "-6", "--to-source", "10.0.0.1"],
+            "\"10.0.0.1\" is an IPv4 address, this is an IPv6 rule (use iptables)",
+        ),
+        (
+            &["profile", "add", "no way", "--to-ports", "1"],
+            "bad profile name: 1-31 letters, digits, '-', '_' or '.'",
+        ),
+        (
+            &["profile", "add", "moh"],
+            "--to-source or --to-ports is required",
+        ),
+        (
+            &["profile", "del", "a/b"],
+            "bad profile name: 1-31 letters, digits, '-', '_' or '.'",
+        ),
+    ] {
+        let o = f.run(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert_eq!(stderr(&o), format!("ssnatctl: {message}\n"), "{args:?}");
+        assert!(o.stdout.is_empty());
+    }
+    let o = run_with_stdin(
+        &["restore"],
+        "# saved\nprofile add a --to-source 192.0.2.1\nprofile add b --to-source 192.0.2\n",
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(stderr(&o), "ssnatctl: line 3: bad address \"192.0.2\"\n");
+}
+
+#[test]
+fn profile_commands_without_the_module_exit_3() {
+    if std::path::Path::new("/sys/module/xt_SSNAT").exists() {
+        return; // The real module is there: nothing to check here.
+    }
+    let f = Fake::new();
+    for args in [
+        &["profile", "list"][..],
+        &["profile", "show", "--json"],
+        &["profile", "add", "moh", "--to-source", "198.51.100.7:4000"],
+        &["profile", "del", "moh"],
+        &["stats"],
+        &["save"],
+        &["monitor"],
+    ] {
+        let o = f.run(args);
+        assert_eq!(o.status.code(), Some(3), "{args:?}");
+        assert_eq!(
+            stderr(&o),
+            "ssnatctl: the SSNAT generic netlink family is not registered: load the module \
+             with 'modprobe xt_SSNAT'\n",
+            "{args:?}"
+        );
+    }
+    // A restore with nothing to do needs no module.
+    let o = run_with_stdin(&["restore", "-"], "# nothing\n\n");
+    assert_eq!((o.status.code(), stderr(&o)), (Some(0), String::new()));
+}
+
+#[test]
+fn a_missing_netns_is_a_clear_error() {
+    let o = Fake::new().run(&["-n", "ssnatctl-test-none", "profile", "list"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        stderr(&o),
+        "ssnatctl: network namespace ssnatctl-test-none: /run/netns/ssnatctl-test-none does \
+         not exist (see 'ip netns list')\n"
+    );
+}
+
+#[test]
+fn completions_manpage_and_help() {
+    let f = Fake::new();
+    for shell in ["bash", "zsh", "fish"] {
+        let o = f.run(&["completions", shell]);
+        assert_eq!(o.status.code(), Some(0), "{shell}");
+        assert!(stdout(&o).contains("ssnatctl"), "{shell}");
+    }
+    let o = f.run(&["manpage"]);
+    assert_eq!(o.status.code(), Some(0));
+    let man = stdout(&o);
+    assert!(man.contains(".TH ssnatctl 8"), "{man}");
+    assert!(man.contains("Exit status"), "{man}");
+    let help = stdout(&f.run(&["--help"]));
+    for want in [
+        "profile",
+        "stats",
+        "monitor",
+        "save",
+        "restore",
+        "--netns",
+        "4  not permitted",
+        "5  profile in use",
+        "6  no such profile",
+        "7  profile exists",
+    ] {
+        assert!(help.contains(want), "{want:?} not in help:\n{help}");
+    }
+    let show = stdout(&f.run(&["profile", "show", "--help"]));
+    assert!(
+        show.contains("{\"schema\":1, \"profiles\":[PROFILE, ...]}"),
+        "{show}"
+    );
+}
