@@ -35,9 +35,18 @@ module: kernel
 userspace: setup
 	@. scripts/env.sh && $(CARGO) build -q --release --workspace
 
+# The extension, ssnatctl with its man page and bash/zsh/fish completions (generated
+# from the clap definitions), and the module.
 install: module userspace
-	@. scripts/env.sh && install -m 0644 "$$CARGO_TARGET_DIR/release/libxt_SSNAT.so" "$$(pkg-config --variable=xtlibdir xtables)/" && \
-		install -m 0755 "$$CARGO_TARGET_DIR/release/ssnatctl" /usr/local/sbin/ssnatctl
+	@. scripts/env.sh && ctl="$$CARGO_TARGET_DIR/release/ssnatctl" && \
+		install -m 0644 "$$CARGO_TARGET_DIR/release/libxt_SSNAT.so" "$$(pkg-config --variable=xtlibdir xtables)/" && \
+		install -m 0755 "$$ctl" /usr/local/sbin/ssnatctl && \
+		install -d /usr/local/share/man/man8 /usr/local/share/bash-completion/completions \
+			/usr/local/share/zsh/site-functions /usr/local/share/fish/vendor_completions.d && \
+		"$$ctl" manpage >/usr/local/share/man/man8/ssnatctl.8 && \
+		"$$ctl" completions bash >/usr/local/share/bash-completion/completions/ssnatctl && \
+		"$$ctl" completions zsh >/usr/local/share/zsh/site-functions/_ssnatctl && \
+		"$$ctl" completions fish >/usr/local/share/fish/vendor_completions.d/ssnatctl.fish
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules_install
 
 demo: module userspace
