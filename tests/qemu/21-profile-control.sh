@@ -65,6 +65,13 @@ grep -qi "CAP_NET_ADMIN" "$W/out" || fail "EPERM message does not name CAP_NET_A
 $R setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --bounding-set=-all \
 	$CTL profile list >"$W/unpriv" || fail "unprivileged list"
 [ "$(wc -l <"$W/unpriv")" = 3 ] || fail "unprivileged list: $(cat "$W/unpriv")"
+# The same user owns a user namespace of its own, and with it the network namespace it
+# creates there: it may manage that namespace's profiles, and sees only those.
+setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
+	unshare --user --map-root-user --net sh -c \
+	"$CTL profile add mine --to-source 192.0.2.7 && $CTL profile list" >"$W/userns" 2>&1 ||
+	fail "profile in an unprivileged user's own namespaces: $(cat "$W/userns")"
+[ "$(cat "$W/userns")" = mine ] || fail "user namespace sees: $(cat "$W/userns")"
 
 # A second namespace: same name, other mapping, independent (through --netns).
 $CTL --netns rcv profile add moh --to-source 203.0.113.5 || fail "add in rcv"
@@ -109,4 +116,4 @@ rtr_ipt 4 -t raw -A PREROUTING -p udp -j SSNAT --profile moh
 expect_fail "rmmod with a rule" rmmod xt_SSNAT
 rtr_ipt 4 -t raw -F
 rmmod xt_SSNAT || fail "rmmod with profiles present"
-echo "PASS: profile control plane: exit codes, EPERM, checkentry, two namespaces, monitor, save|restore, unload"
+echo "PASS: profile control plane: exit codes, EPERM (and CAP_NET_ADMIN of a user namespace owner), checkentry, two namespaces, monitor, save|restore, unload"
