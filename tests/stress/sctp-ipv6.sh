@@ -1,8 +1,8 @@
 # Stress for the SCTP CRC32c path over IPv6 (not part of make check): 3 rounds of N
-# packets (default 400) through each backend; every CRC is checked at the receiver.
+# packets (N below) through each backend; every CRC is checked at the receiver.
 # Run: tests/run.sh --script tests/stress/sctp-ipv6.sh sctp-stress
 . "$SSNAT_OUT/env.sh"; . "$REPO/tests/lib/guest.sh"
-N=${N:-400}
+N=400
 load_module
 setup_topology
 ip netns exec rcv nft -f - <<NFT
