@@ -81,6 +81,11 @@ pub mod attr {
     pub const PAD: u16 = 12;
     /// Highest attribute number.
     pub const MAX: u16 = 12;
+    /// Names of the attributes (index: attribute number), for messages.
+    pub const NAMES: [&str; MAX as usize + 1] = [
+        "UNSPEC", "NAME", "FAMILY", "FLAGS", "MIN_ADDR", "MAX_ADDR", "PREFIX_LEN", "MIN_PORT",
+        "MAX_PORT", "SEED", "RULES", "STATS", "PAD",
+    ];
 }
 
 /// Names of the counters (per rule in `/proc/net/xt_SSNAT`, per profile in
@@ -117,6 +122,18 @@ mod tests {
         for (i, s) in crate::packet::Skip::ALL.iter().enumerate() {
             assert_eq!(COUNTERS[COUNTER_SKIP + i].to_str().unwrap(), s.name());
         }
+    }
+
+    #[test]
+    fn attribute_names_follow_numbers() {
+        use attr::*;
+        let ids = [NAME, FAMILY, FLAGS, MIN_ADDR, MAX_ADDR, PREFIX_LEN, MIN_PORT, MAX_PORT, SEED, RULES, STATS, PAD];
+        let names = ["NAME", "FAMILY", "FLAGS", "MIN_ADDR", "MAX_ADDR", "PREFIX_LEN", "MIN_PORT", "MAX_PORT",
+                     "SEED", "RULES", "STATS", "PAD"];
+        for (id, name) in ids.iter().zip(names) {
+            assert_eq!(NAMES[*id as usize], name);
+        }
+        assert_eq!(NAMES.len(), MAX as usize + 1);
     }
 
     #[test]

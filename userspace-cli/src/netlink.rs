@@ -122,26 +122,10 @@ pub trait Profiles {
     fn subscribe(&mut self) -> Result<Box<dyn Iterator<Item = Result<Event, Error>>>, Error>;
 }
 
-/// Names of the attributes, for messages (index = attribute number).
-const ATTR_NAMES: [&str; attr::MAX as usize + 1] = [
-    "UNSPEC",
-    "NAME",
-    "FAMILY",
-    "FLAGS",
-    "MIN_ADDR",
-    "MAX_ADDR",
-    "PREFIX_LEN",
-    "MIN_PORT",
-    "MAX_PORT",
-    "SEED",
-    "RULES",
-    "STATS",
-    "PAD",
-];
 
 /// The name of attribute `n`, if it is one of the family's.
 pub fn attr_name(n: u16) -> Option<&'static str> {
-    ATTR_NAMES.get(usize::from(n)).copied()
+    attr::NAMES.get(usize::from(n)).copied()
 }
 
 fn nlattr(ty: u16, payload: Vec<u8>) -> Result<neli::genl::Nlattr<u16, Buffer>, Error> {
@@ -1070,7 +1054,7 @@ mod tests {
 
     #[test]
     fn attribute_names_match_the_abi() {
-        for (n, name) in ATTR_NAMES.iter().enumerate() {
+        for (n, name) in attr::NAMES.iter().enumerate() {
             let n = n as u16;
             let want = match n {
                 attr::NAME => "NAME",
