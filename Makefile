@@ -29,8 +29,9 @@ else
 	@test -f $(KDIR)/Module.symvers -o -f $(KDIR)/.config || { echo "error: KDIR=$(KDIR) is not a kernel build tree" >&2; exit 1; }
 endif
 
+# Linted by clippy (the kernel's own lint set, warnings are errors) when it is installed.
 module: kernel
-	@. scripts/env.sh && $(MAKE) -s -C $(KDIR) M=$(CURDIR) modules
+	@. scripts/env.sh && $(MAKE) -s -C $(KDIR) M=$(CURDIR) $$(command -v clippy-driver >/dev/null && echo CLIPPY=1) modules
 
 userspace: setup
 	@. scripts/env.sh && $(CARGO) build -q --release --workspace

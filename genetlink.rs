@@ -36,6 +36,9 @@ extern "C" {
     fn ssnat_skb_len(skb: *const bindings::sk_buff) -> c_uint;
 }
 
+type DoitFn = unsafe extern "C" fn(*mut bindings::sk_buff, *mut bindings::genl_info) -> c_int;
+type DumpitFn = unsafe extern "C" fn(*mut bindings::sk_buff, *mut bindings::netlink_callback) -> c_int;
+
 /// `NLA_HDRLEN`: the aligned size of `struct nlattr`.
 const NLA_HDRLEN: usize = 4;
 
@@ -142,8 +145,8 @@ impl<H: Handler> Registration<H> {
             // SAFETY: `genl_small_ops` is plain data for which zero is a valid value.
             let mut o: bindings::genl_small_ops = unsafe { core::mem::zeroed() };
             o.cmd = op.cmd;
-            o.doit = op.doit.then_some(doit_callback::<H> as _);
-            o.dumpit = op.dumpit.then_some(dumpit_callback::<H> as _);
+            o.doit = op.doit.then_some(doit_callback::<H> as DoitFn);
+            o.dumpit = op.dumpit.then_some(dumpit_callback::<H> as DumpitFn);
             o.flags = if op.admin { bindings::GENL_UNS_ADMIN_PERM as u8 } else { 0 };
             small_ops.push(o, GFP_KERNEL)?;
         }
@@ -154,7 +157,7 @@ impl<H: Handler> Registration<H> {
             return Err(EINVAL);
         }
         for (d, s) in f.name.iter_mut().zip(bytes) {
-            *d = *s as _;
+            *d = *s;
         }
         f.version = version;
         f.maxattr = c_uint::try_from(policy.len() - 1).map_err(|_| EINVAL)?;

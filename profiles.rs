@@ -19,6 +19,7 @@ use crate::genl::{self, attr, cmd};
 use crate::rcu_box::RcuBox;
 use crate::xtables::{self, Net, PerCpuCounters};
 use core::sync::atomic::{AtomicU32, Ordering};
+use kernel::ffi::c_long;
 use kernel::net::netlink::MulticastGroup;
 use kernel::prelude::*;
 use kernel::sync::{rcu, Arc};
@@ -355,7 +356,7 @@ impl Handler for Control {
             m.end();
             done += 1;
         }
-        *dump.position() = (start + done) as _;
+        *dump.position() = c_long::try_from(start + done).unwrap_or(c_long::MAX);
         Ok(())
     }
 }

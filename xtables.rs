@@ -157,7 +157,10 @@ impl<T: Target> CounterNames<T> {
         let mut ptrs = [core::ptr::null(); MAX_COUNTERS];
         let mut i = 0;
         while i < T::COUNTERS.len() && i < MAX_COUNTERS {
-            ptrs[i] = T::COUNTERS[i].as_ptr().cast();
+            // `CStrExt::as_char_ptr` is not `const`; the cast gives the kernel's `c_char`.
+            #[allow(clippy::disallowed_methods)]
+            let p = T::COUNTERS[i].as_ptr().cast();
+            ptrs[i] = p;
             i += 1;
         }
         ptrs
