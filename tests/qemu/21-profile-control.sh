@@ -43,6 +43,13 @@ dmesg | grep -q 'SSNAT: profile "nosuch" does not exist' || fail "no kernel mess
 expect_fail "IPv4 rule for an IPv6 profile" rtr_ipt 4 -t raw -A PREROUTING -j SSNAT --profile six
 rtr_ipt 4 -t raw -A PREROUTING -p udp -j SSNAT --profile moh || fail "rule for moh"
 rtr_ipt 6 -t mangle -A POSTROUTING -j SSNAT --profile six || fail "rule for six"
+# The same through nft_compat: a second rule for moh, then gone again.
+ip netns exec rtr iptables-nft -t mangle -A FORWARD -p tcp -j SSNAT --profile moh || fail "nft rule for moh"
+ip netns exec rtr iptables-nft -t mangle -S FORWARD | grep -q -- "-j SSNAT --profile moh" || fail "nft rule not listed"
+$R $CTL profile show moh --json | $PY -c 'import json,sys; assert json.load(sys.stdin)["profiles"][0]["rules"] == 2' ||
+	fail "moh does not count the nft rule"
+ip netns exec rtr iptables-nft -t mangle -F FORWARD
+expect_fail "nft rule for a missing profile" ip netns exec rtr iptables-nft -t mangle -A FORWARD -j SSNAT --profile nosuch
 expect_code 5 "del in use" $R $CTL profile del moh
 $R $CTL profile show moh | tee "$W/show"
 grep -q "198.51.100.7:4000" "$W/show" || fail "show: mapping"
