@@ -24,4 +24,24 @@ echo "== rule counters (iptables -v, /proc/net/xt_SSNAT)"
 ip netns exec rtr iptables -t raw -L PREROUTING -v -n
 ip netns exec rtr cat /proc/net/xt_SSNAT
 echo "== conntrack entries in the router: $(conntrack_count rtr)"
+
+echo "== runtime profile: the rule names a profile, ssnatctl changes its mapping"
+CTL="ip netns exec rtr $BIN/ssnatctl"
+echo "\$ ssnatctl profile add moh --to-source 198.51.100.7:4000"
+$CTL profile add moh --to-source 198.51.100.7:4000
+ip netns exec rtr iptables -t raw -R PREROUTING 2 -i r0 -p udp --dport 6000 -j SSNAT --profile moh
+ip netns exec rtr iptables-save -t raw | grep -- '-j SSNAT'
+for to in 198.51.100.7:4000 198.51.100.8:4002; do
+	if [ $to != 198.51.100.7:4000 ]; then
+		echo "\$ ssnatctl profile set moh --to-source $to"
+		$CTL profile set moh --to-source $to
+	fi
+	capture_start rcv d0 2 "p$to" udp
+	send --src $SND4 --sport 5004 --dst $RCV4 --dport 6000 --count 2 --size 172 >/dev/null
+	capture_wait "p$to" >/dev/null
+	$PKT show --cap "$W/p$to.cap" --label after
+	check "p$to" --proto udp --count 2 --size 172 --src "${to%:*}" --sport "${to#*:}" --dport 6000 >/dev/null
+done
+echo "\$ ssnatctl profile show"
+$CTL profile show
 echo "PASS: demo"
