@@ -294,6 +294,17 @@ impl<'a> Request<'a> {
         }
     }
 
+    /// Sets the extended-ack message of the error the handler is about to return for
+    /// a missing attribute `id` (`NL_SET_ERR_ATTR_MISS`: the ack names the attribute).
+    pub fn fail_missing(&mut self, msg: &'static CStr, id: u16) {
+        self.fail(msg, None);
+        let ext = self.info.extack;
+        if !ext.is_null() {
+            // SAFETY: `extack` is valid for the request.
+            unsafe { (*ext).miss_type = id };
+        }
+    }
+
     /// A new reply to this request (or notification about it), with command `cmd`.
     pub fn message(&self, cmd: u8) -> Result<Reply> {
         // SAFETY: plain allocation.

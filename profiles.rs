@@ -177,7 +177,7 @@ fn key(name: &Name) -> &[u8] {
 fn req_name(req: &mut Request<'_>) -> Result<Name> {
     let mut name = [0u8; PROFILE_NAME_LEN];
     let Some(raw) = req.attr(attr::NAME) else {
-        req.fail(c"missing profile name (SSNAT_A_NAME)", None);
+        req.fail_missing(c"missing profile name", attr::NAME);
         return Err(EINVAL);
     };
     // The policy checked the NUL and the length.
@@ -193,8 +193,12 @@ fn req_name(req: &mut Request<'_>) -> Result<Name> {
 /// The mapping of a NEW or SET request, checked as a rule's inline mapping is.
 fn req_mapping(req: &mut Request<'_>) -> Result<SsnatInfo> {
     let mut info = SsnatInfo::zeroed();
-    let (Some([family]), Some(flags)) = (req.attr_uint::<1>(attr::FAMILY), req.attr_uint::<2>(attr::FLAGS)) else {
-        req.fail(c"a mapping needs SSNAT_A_FAMILY and SSNAT_A_FLAGS", None);
+    let Some([family]) = req.attr_uint::<1>(attr::FAMILY) else {
+        req.fail_missing(c"a mapping needs its address family", attr::FAMILY);
+        return Err(EINVAL);
+    };
+    let Some(flags) = req.attr_uint::<2>(attr::FLAGS) else {
+        req.fail_missing(c"a mapping needs its flags", attr::FLAGS);
         return Err(EINVAL);
     };
     if family != abi::NFPROTO_IPV4 && family != abi::NFPROTO_IPV6 {
