@@ -4,6 +4,10 @@ cannot send them): each must be refused with the expected errno and an extended-
 message, and nothing created. Prints one line per case; exits 1 if any case differs.
 
 Usage: genl_raw.py        (in the namespace to test; the module must be loaded)
+       genl_raw.py flip NAME ADDR:PORT ADDR:PORT SECONDS
+                         replaces IPv4 profile NAME's mapping with each of the two in
+                         turn, as fast as the kernel takes it, for SECONDS; prints the
+                         number of replacements
 """
 import os
 import socket
@@ -169,5 +173,28 @@ def main():
     sys.exit(1 if bad else 0)
 
 
+def flip(name, a, b, seconds):
+    import time
+    g = Genl()
+    maps = []
+    for m in (a, b):
+        addr, port = m.rsplit(":", 1)
+        ip = socket.inet_aton(addr)
+        p = struct.pack("=H", int(port))
+        maps.append([nla(NAME, name.encode() + b"\0"), nla(FAMILY, b"\x02"), nla(FLAGS, struct.pack("=H", 3)),
+                     nla(MIN_ADDR, ip), nla(MAX_ADDR, ip), nla(MIN_PORT, p), nla(MAX_PORT, p)])
+    n = 0
+    end = time.time() + seconds
+    while time.time() < end:
+        err = g.cmd(SET, *maps[n % 2])
+        if err:
+            sys.exit("SET %s: %s %s" % (name, os.strerror(-err[0]), err[1]))
+        n += 1
+    print(n)
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["flip"]:
+        flip(sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5]))
+    else:
+        main()

@@ -1,7 +1,8 @@
 # vcpus: 2
 # A rule using a runtime profile; the profile is replaced with `ssnatctl profile set`
-# over and over while two senders, pinned to the two vCPUs, push traffic through the
-# router. At the receiver every datagram carries the old translation or the new one,
+# over and over (and, to replace it far more often than a command per replacement
+# allows, by a raw netlink loop at the same time) while two senders, pinned to the two
+# vCPUs, push traffic through the router. At the receiver every datagram carries the old translation or the new one,
 # never the old address with the new port (or the reverse), and none is lost; the
 # profile's counters (`ssnatctl stats`) match what the receiver got.
 . "$SSNAT_OUT/env.sh"; . "$REPO/tests/lib/guest.sh"
@@ -25,6 +26,9 @@ s0=$!
 taskset -c 1 ip netns exec snd $PKT send --iface s0 --dst-mac $RTR_MAC --src $SND4 --sport 5005 \
 	--dst $RCV4 --dport 6000 --count $N >"$W/s1.log" 2>&1 &
 s1=$!
+# The raw loop runs unpinned, for a fixed time well inside the senders' run.
+$R $PY "$REPO/tests/lib/genl_raw.py" flip moh $B $A 15 >"$W/flips" 2>&1 &
+flipper=$!
 switches=0
 while kill -0 $s0 2>/dev/null || kill -0 $s1 2>/dev/null; do
 	to=$B
@@ -32,11 +36,14 @@ while kill -0 $s0 2>/dev/null || kill -0 $s1 2>/dev/null; do
 	$R $CTL profile set moh --to-source $to || fail "profile set (switch $switches)"
 	switches=$((switches + 1))
 done
+wait $flipper || fail "raw replacements: $(cat "$W/flips")"
+flips=$(cat "$W/flips")
 wait $s0 || fail "sender 0: $(cat "$W/s0.log")"
 wait $s1 || fail "sender 1: $(cat "$W/s1.log")"
 capture_wait rx
-note "$switches replacements while $((2 * N)) packets flowed"
-[ $switches -ge 4 ] || fail "only $switches replacements happened during the traffic"
+note "$switches replacements by ssnatctl and $flips by the raw loop while $((2 * N)) packets flowed"
+[ $switches -ge 4 ] || fail "only $switches replacements by ssnatctl happened during the traffic"
+[ "$flips" -ge 50 ] || fail "only $flips raw replacements"
 check rx --proto udp --count $((2 * N)) --dport 6000 --either $A,$B --either-all
 
 $R $CTL stats moh | tee "$W/stats"
@@ -55,4 +62,4 @@ PY
 [ "$(counter rtr packets)" = $((2 * N)) ] || fail "rule counter: $(counter rtr packets)"
 rtr_ipt 4 -t raw -F
 rmmod xt_SSNAT || fail "rmmod"
-echo "PASS: $switches profile replacements under traffic on 2 vCPUs; $((2 * N)) datagrams, each with one whole translation, none lost; stats match"
+echo "PASS: $switches + $flips profile replacements under traffic on 2 vCPUs; $((2 * N)) datagrams, each with one whole translation, none lost; stats match"
