@@ -91,14 +91,24 @@ expect_code 1 "--netns of a missing namespace" $CTL --netns nosuch profile list
 # monitor: the changes of another process, in order.
 $R $CTL monitor >"$W/mon" 2>&1 &
 mon=$!
-sleep 2
+# Until the monitor has subscribed: probe changes, seen or not.
+for i in $(seq 30); do
+	$R $CTL profile add probe --to-source 192.0.2.9 && $R $CTL profile del probe
+	sleep 0.5
+	grep -q "^del probe" "$W/mon" && break
+done
+grep -q "^del probe" "$W/mon" || fail "monitor printed nothing: $(cat "$W/mon")"
 $R $CTL profile add tmp --to-source 192.0.2.1:1000 || fail "add tmp"
 $R $CTL profile set tmp --to-source 192.0.2.2:2000 || fail "set tmp"
 $R $CTL profile del tmp || fail "del tmp"
-sleep 2
+for i in $(seq 40); do
+	grep -q "^del tmp" "$W/mon" && break
+	sleep 0.5
+done
 kill $mon
 cat "$W/mon"
-grep -n . "$W/mon" | tr '\n' '|' | grep -Eq "^1:new tmp 192.0.2.1:1000\|2:set tmp 192.0.2.2:2000\|3:del tmp" ||
+grep -v probe "$W/mon" | grep -n . | tr '\n' '|' |
+	grep -Eq "^1:new tmp 192.0.2.1:1000\|2:set tmp 192.0.2.2:2000\|3:del tmp" ||
 	fail "monitor did not print the three changes in order"
 
 # save | restore: round trip, in the same namespace after deleting, and into another.
