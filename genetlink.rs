@@ -32,6 +32,7 @@ extern "C" {
     fn ssnat_nl_cb_portid(cb: *const bindings::netlink_callback) -> u32;
     fn ssnat_nl_cb_family(cb: *mut bindings::netlink_callback) -> *const bindings::genl_family;
     fn ssnat_nl_cb_cmd(cb: *mut bindings::netlink_callback) -> u8;
+    fn ssnat_genl_dump_check_consistent(cb: *mut bindings::netlink_callback, hdr: *mut c_void);
     fn ssnat_nl_cb_net(cb: *const bindings::netlink_callback) -> *const Net;
     fn ssnat_skb_len(skb: *const bindings::sk_buff) -> c_uint;
 }
@@ -439,6 +440,13 @@ impl Dump<'_> {
         unsafe { &mut self.cb.__bindgen_anon_1.args[0] }
     }
 
+    /// Sets the generation of what is being dumped (non-zero; changed whenever the set
+    /// changes): a message after a change between rounds gets `NLM_F_DUMP_INTR`, so
+    /// the reader knows to dump again.
+    pub fn set_generation(&mut self, generation: u32) {
+        self.cb.seq = generation;
+    }
+
     /// The network namespace of the dumping socket.
     pub fn net(&self) -> &Net {
         // SAFETY: `cb` is valid; the namespace outlives the dump round.
@@ -454,7 +462,13 @@ impl Dump<'_> {
         let hdr = unsafe {
             bindings::genlmsg_put(self.skb, portid, seq, self.family, bindings::NLM_F_MULTI as c_int, cmd)
         };
-        (!hdr.is_null()).then_some(DumpMsg { skb: self.skb, hdr, done: false, _d: PhantomData })
+        if hdr.is_null() {
+            return None;
+        }
+        // SAFETY: `hdr` heads the message just put into this round's skb; `cb` is the
+        // dump's.
+        unsafe { ssnat_genl_dump_check_consistent(self.cb, hdr) };
+        Some(DumpMsg { skb: self.skb, hdr, done: false, _d: PhantomData })
     }
 }
 

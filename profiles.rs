@@ -29,6 +29,17 @@ kernel::sync::global_lock! {
     unsafe(uninit) static PROFILES: Mutex<KVec<Arc<Profile>>> = KVec::new();
 }
 
+/// Generation of the table's membership, for dumps (`NLM_F_DUMP_INTR`); changed under
+/// the table lock, never 0.
+static GENERATION: AtomicU32 = AtomicU32::new(1);
+
+/// Records a change of the table's membership (call with the table locked).
+fn changed(table: &[Arc<Profile>]) {
+    let g = GENERATION.load(Ordering::Relaxed).wrapping_add(1);
+    GENERATION.store(if g == 0 { 1 } else { g }, Ordering::Relaxed);
+    xtables::facts::set_profiles(table.len());
+}
+
 /// The profile table's lifetime: [`init`] returns it, and dropping it (at module exit,
 /// after the netlink family and the target are unregistered, so no rule is left)
 /// drops every profile.
@@ -55,7 +66,7 @@ extern "C" fn net_exit(net: *const Net) {
     let id = net as usize;
     let mut table = PROFILES.lock();
     table.retain(|p| p.net != id);
-    xtables::facts::set_profiles(table.len());
+    changed(&table);
 }
 
 /// A named mapping of one network namespace.
@@ -298,7 +309,7 @@ impl Handler for Control {
                     GFP_KERNEL,
                 )?;
                 table.push(p.clone(), GFP_KERNEL)?;
-                xtables::facts::set_profiles(table.len());
+                changed(&table);
                 drop(table);
                 notify(req, cmd::NEW, &p);
                 Ok(())
@@ -328,7 +339,7 @@ impl Handler for Control {
                     return Err(EBUSY);
                 }
                 let p = table.remove(i).map_err(|_| ENOENT)?;
-                xtables::facts::set_profiles(table.len());
+                changed(&table);
                 drop(table);
                 notify(req, cmd::DEL, &p);
                 Ok(())
@@ -351,6 +362,7 @@ impl Handler for Control {
         let net = dump.net().id();
         let start = usize::try_from(*dump.position()).unwrap_or(0);
         let table = PROFILES.lock();
+        dump.set_generation(GENERATION.load(Ordering::Relaxed));
         let mut done = 0usize;
         for p in table.iter().filter(|p| p.net == net).skip(start) {
             let Some(mut m) = dump.message(cmd::GET) else { break };

@@ -469,6 +469,11 @@ const struct genl_family *ssnat_nl_cb_family(struct netlink_callback *cb)
 	return genl_info_dump(cb)->family;
 }
 
+void ssnat_genl_dump_check_consistent(struct netlink_callback *cb, void *hdr)
+{
+	genl_dump_check_consistent(cb, hdr);
+}
+
 u8 ssnat_nl_cb_cmd(struct netlink_callback *cb)
 {
 	return genl_dumpit_info(cb)->op.cmd;

@@ -72,6 +72,7 @@ u32 ssnat_nl_cb_portid(const struct netlink_callback *cb);
 struct genl_family;
 const struct genl_family *ssnat_nl_cb_family(struct netlink_callback *cb);
 u8 ssnat_nl_cb_cmd(struct netlink_callback *cb);
+void ssnat_genl_dump_check_consistent(struct netlink_callback *cb, void *hdr);
 const struct net *ssnat_nl_cb_net(const struct netlink_callback *cb);
 unsigned int ssnat_skb_len(const struct sk_buff *skb);
 

@@ -4,6 +4,8 @@ cannot send them): each must be refused with the expected errno and an extended-
 message, and nothing created. Prints one line per case; exits 1 if any case differs.
 
 Usage: genl_raw.py        (in the namespace to test; the module must be loaded)
+       genl_raw.py dump-intr   a dump of many profiles, with one added while it runs,
+                               must flag its later messages NLM_F_DUMP_INTR
        genl_raw.py flip NAME ADDR:PORT ADDR:PORT SECONDS
                          replaces IPv4 profile NAME's mapping with each of the two in
                          turn, as fast as the kernel takes it, for SECONDS; prints the
@@ -173,6 +175,45 @@ def main():
     sys.exit(1 if bad else 0)
 
 
+def dump_intr(n=600):
+    """Creates n profiles, reads the first datagram of a dump, adds a profile from
+    another socket, reads the rest: the dump must report the change."""
+    g, other = Genl(), Genl()
+    for i in range(n):
+        err = g.cmd(NEW, *ok_mapping(b"p%d\0" % i))
+        if err:
+            sys.exit("NEW p%d: %s" % (i, os.strerror(-err[0])))
+    g.seq += 1
+    body = struct.pack("=BBH", GET, 1, 0)
+    g.s.send(struct.pack("=IHHII", 16 + len(body), g.id, NLM_F_REQUEST | 0x300, g.seq, 0) + body)
+    seen, intr_before, intr_after, added, done = 0, 0, 0, False, False
+    while not done:
+        d = g.s.recv(1 << 20)
+        i = 0
+        while i + 16 <= len(d):
+            ln, t, f, _, _ = struct.unpack_from("=IHHII", d, i)
+            if t in (NLMSG_DONE, NLMSG_ERROR):
+                done = True
+                break
+            seen += 1
+            if f & 0x10:  # NLM_F_DUMP_INTR
+                if added:
+                    intr_after += 1
+                else:
+                    intr_before += 1
+            i += (ln + 3) & ~3
+        if not added:
+            if other.cmd(NEW, *ok_mapping(b"late\0")):
+                sys.exit("NEW late failed")
+            added = True
+    print("dump: %d messages, %d flagged NLM_F_DUMP_INTR after a profile was added "
+          "(%d before)" % (seen, intr_after, intr_before))
+    for i in range(n):
+        g.cmd(DEL, nla(NAME, b"p%d\0" % i))
+    g.cmd(DEL, nla(NAME, b"late\0"))
+    sys.exit(0 if seen >= n and intr_after > 0 and intr_before == 0 else 1)
+
+
 def flip(name, a, b, seconds):
     import time
     g = Genl()
@@ -194,7 +235,9 @@ def flip(name, a, b, seconds):
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["flip"]:
+    if sys.argv[1:2] == ["dump-intr"]:
+        dump_intr()
+    elif sys.argv[1:2] == ["flip"]:
         flip(sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5]))
     else:
         main()

@@ -410,6 +410,9 @@ pub struct Client {
     socket: NlSocketHandle,
     family: u16,
     seq: u32,
+    /// The last dump had a message flagged `NLM_F_DUMP_INTR`: the profiles changed
+    /// while it ran, so it may have missed or repeated one.
+    interrupted: bool,
 }
 
 /// The family's id and multicast groups, from the generic netlink controller.
@@ -427,6 +430,7 @@ impl Client {
             socket,
             family: 0,
             seq: 0,
+            interrupted: false,
         };
         client.family = client.resolve(genl::FAMILY_NAME)?.id;
         Ok(client)
@@ -488,6 +492,7 @@ impl Client {
             .send(&nl)
             .map_err(|e| Failure::Socket(socket_error(e)))?;
         let mut replies = Vec::new();
+        self.interrupted = false;
         loop {
             let (msgs, _) = self
                 .socket
@@ -497,6 +502,9 @@ impl Client {
                 let m = m.map_err(|e| Failure::Socket(socket_error(e)))?;
                 if *m.nl_seq() != seq {
                     continue; // A late answer to something else.
+                }
+                if m.nl_flags().contains(NlmF::DUMP_INTR) {
+                    self.interrupted = true;
                 }
                 match m.nl_payload() {
                     NlPayload::Err(e) => {
@@ -634,10 +642,16 @@ impl Profiles for Client {
     }
 
     fn dump(&mut self) -> Result<Vec<Profile>, Error> {
-        self.request(Op::Dump, None, cmd::GET, Reply::Dump, GenlBuffer::new())?
-            .iter()
-            .map(decode_profile)
-            .collect()
+        // A dump the kernel flags as interrupted (profiles added or deleted between its
+        // rounds) is taken again, a few times at most.
+        let mut tries = 0;
+        loop {
+            let msgs = self.request(Op::Dump, None, cmd::GET, Reply::Dump, GenlBuffer::new())?;
+            tries += 1;
+            if !self.interrupted || tries == 5 {
+                return msgs.iter().map(decode_profile).collect();
+            }
+        }
     }
 
     fn subscribe(&mut self) -> Result<Box<dyn Iterator<Item = Result<Event, Error>>>, Error> {
@@ -1113,6 +1127,7 @@ mod tests {
             socket: open_socket().expect("generic netlink socket"),
             family: 0,
             seq: 0,
+            interrupted: false,
         };
         let ctrl = c.resolve("nlctrl").expect("nlctrl resolves");
         assert_eq!(ctrl.id, u16::from(GenlId::Ctrl));
