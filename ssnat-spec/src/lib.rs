@@ -627,7 +627,7 @@ fn last_of_prefix(net: &[u8; 16], len: u8, family: Family) -> [u8; 16] {
 }
 
 /// An address of `family` in its usual text form.
-fn addr_text(bytes: &[u8; 16], family: Family) -> String {
+pub fn addr_text(bytes: &[u8; 16], family: Family) -> String {
     match family {
         Family::V4 => Ipv4Addr::new(bytes[0], bytes[1], bytes[2], bytes[3]).to_string(),
         Family::V6 => Ipv6Addr::from(*bytes).to_string(),
@@ -635,7 +635,7 @@ fn addr_text(bytes: &[u8; 16], family: Family) -> String {
 }
 
 /// `MIN` or `MIN-MAX`.
-fn ports_text(min: u16, max: u16) -> String {
+pub fn ports_text(min: u16, max: u16) -> String {
     if min == max {
         min.to_string()
     } else {

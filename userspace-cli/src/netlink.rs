@@ -122,7 +122,6 @@ pub trait Profiles {
     fn subscribe(&mut self) -> Result<Box<dyn Iterator<Item = Result<Event, Error>>>, Error>;
 }
 
-
 /// The name of attribute `n`, if it is one of the family's.
 pub fn attr_name(n: u16) -> Option<&'static str> {
     attr::NAMES.get(usize::from(n)).copied()

@@ -24,14 +24,15 @@
 //! - `monitor --json`, per line: `{"schema": 1, "event": "new"|"set"|"del"|"lost",
 //!   "profile": PROFILE|null}`
 
-use std::net::{Ipv4Addr, Ipv6Addr};
-
 use clap::Parser;
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 use ssnat_core::abi::{InfoError, SsnatInfo, F_MAP_ADDR, F_MAP_PORT, F_PREFIX, NFPROTO_IPV4};
 use ssnat_core::genl::{self, COUNTERS};
-use ssnat_spec::{apply_option, parse_to_source, print_text, save_text, Family, Opt, ParseError};
+use ssnat_spec::{
+    addr_text, apply_option, parse_to_source, ports_text, print_text, save_text, Family, Opt,
+    ParseError,
+};
 
 use crate::cli::ProfileSpec;
 use crate::error::Error;
@@ -102,21 +103,6 @@ fn family_name(family: Family) -> &'static str {
     match family {
         Family::V4 => "ipv4",
         Family::V6 => "ipv6",
-    }
-}
-
-fn addr_text(bytes: &[u8; 16], family: Family) -> String {
-    match family {
-        Family::V4 => Ipv4Addr::new(bytes[0], bytes[1], bytes[2], bytes[3]).to_string(),
-        Family::V6 => Ipv6Addr::from(*bytes).to_string(),
-    }
-}
-
-fn ports_text(min: u16, max: u16) -> String {
-    if min == max {
-        min.to_string()
-    } else {
-        format!("{min}-{max}")
     }
 }
 
