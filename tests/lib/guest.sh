@@ -84,6 +84,16 @@ setup_topology() {
 	ip netns exec rcv ping -6 -c1 -W5 $RTR6B >/dev/null || fail "receiver cannot reach router (IPv6)"
 }
 
+# rcv_sink: the receiver only captures. Its capture (a tap, before netfilter) sees every
+# packet; its own stack does not (no RST, ABORT or unreachable of its own).
+rcv_sink() {
+	ip netns exec rcv nft -f - <<-NFT
+		table inet sink {
+			chain pre { type filter hook prerouting priority -400; meta l4proto { tcp, udplite, dccp, sctp, gre } drop; }
+		}
+	NFT
+}
+
 # rtr_ipt 4|6 ARGS...: iptables or ip6tables (backend $IPT) in the router.
 rtr_ipt() {
 	local fam=$1

@@ -6,13 +6,7 @@
 N=5
 load_module
 setup_topology
-# The receiver is only a sink here: its capture (a tap, before netfilter) sees every
-# packet; its own stack does not (no RST, ABORT or unreachable of its own).
-ip netns exec rcv nft -f - <<NFT
-table inet sink {
-	chain pre { type filter hook prerouting priority -400; meta l4proto { tcp, udplite, dccp, sctp, gre } drop; }
-}
-NFT
+rcv_sink
 for backend in legacy nft; do
 	IPT=iptables-$backend IP6T=ip6tables-$backend
 	for fam in ${FAMS:-4}; do

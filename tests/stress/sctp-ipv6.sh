@@ -5,11 +5,7 @@
 N=400
 load_module
 setup_topology
-ip netns exec rcv nft -f - <<NFT
-table inet sink {
-	chain pre { type filter hook prerouting priority -400; meta l4proto { tcp, udplite, dccp, sctp, gre } drop; }
-}
-NFT
+rcv_sink
 for round in 1 2 3; do
 for backend in legacy nft; do
 	IPT=iptables-$backend IP6T=ip6tables-$backend
