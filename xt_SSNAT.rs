@@ -3,7 +3,9 @@
 //!
 //! `-j SSNAT --to-source ADDR[-ADDR][:PORT[-PORT]]` (or `PREFIX/LEN`, or `--to-ports`)
 //! rewrites the source address and/or port of each packet in place and fixes every
-//! checksum, keeping no per-flow state and never calling into conntrack. The packet
+//! checksum, keeping no per-flow state and never calling into conntrack. With
+//! `--profile NAME` the mapping is a runtime profile's ([`profiles`]), which `ssnatctl`
+//! replaces atomically over the generic netlink family `SSNAT` ([`genetlink`]). The packet
 //! logic is the pure `ssnat-core` code (compiled in below with `#[path]`, and tested on
 //! the host with `cargo test`); this file adapts an sk_buff to it through the safe
 //! [`xtables`] abstraction and contains no `unsafe`.
@@ -150,7 +152,12 @@ impl xtables::Target for Ssnat {
             }
             _ => None,
         };
-        let name_c = info.profile.split_inclusive(|&c| c == 0).next().and_then(|s| CStr::from_bytes_with_nul(s).ok());
+        // The name as `/proc/net/xt_SSNAT` shows the rule (`profile:NAME`).
+        let name_c = info
+            .profile
+            .split_inclusive(|&c| c == 0)
+            .next()
+            .and_then(|s| CStr::from_bytes_with_nul(s).ok());
         let stats = RuleStats::new(
             ctx.net,
             &RuleDesc {
