@@ -225,37 +225,38 @@ unsafe extern "C" fn dumpit_callback<H: Handler>(
     }
 }
 
-/// Attribute `id` of a request, after the policy checked it. The caller bounds `'a` by
-/// the handler call (see [`Request::attr`]).
-fn attr_in<'a>(attrs: *mut *mut bindings::nlattr, max: c_uint, id: u16) -> Option<&'a [u8]> {
-    if attrs.is_null() || c_uint::from(id) > max {
-        return None;
-    }
-    // SAFETY: the core parsed the request into `attrs`, an array of `maxattr + 1`
-    // pointers (null for absent attributes) into the request skb, which outlives the
-    // handler call; the slice is only used during that call (see `Request::attr`).
-    unsafe {
-        let a = *attrs.add(usize::from(id));
-        if a.is_null() {
-            return None;
-        }
-        let len = usize::from((*a).nla_len).checked_sub(NLA_HDRLEN)?;
-        Some(core::slice::from_raw_parts(a.cast::<u8>().add(NLA_HDRLEN), len))
-    }
-}
-
 /// A request being handled by [`Handler::doit`].
 pub struct Request<'a> {
     info: &'a mut bindings::genl_info,
 }
 
 impl<'a> Request<'a> {
+    /// The parsed attribute `id` in the request skb, or null when absent.
+    fn nlattr(&self, id: u16) -> *mut bindings::nlattr {
+        // SAFETY: `family` is the registered family of this request.
+        let max = unsafe { (*self.info.family).maxattr };
+        if self.info.attrs.is_null() || c_uint::from(id) > max {
+            return core::ptr::null_mut();
+        }
+        // SAFETY: the core parsed the request into `attrs`, an array of `maxattr + 1`
+        // pointers (null for absent attributes); `id` is within it.
+        unsafe { *self.info.attrs.add(usize::from(id)) }
+    }
+
     /// The payload of attribute `id`, if present (its type and size are those the
     /// policy allows).
     pub fn attr(&self, id: u16) -> Option<&[u8]> {
-        // SAFETY: `family` is the registered family of this request.
-        let max = unsafe { (*self.info.family).maxattr };
-        attr_in(self.info.attrs, max, id)
+        let a = self.nlattr(id);
+        if a.is_null() {
+            return None;
+        }
+        // SAFETY: `a` points into the request skb, which outlives the handler call
+        // and so the borrow of `self`; the policy checked that its `nla_len` bytes are
+        // in the message.
+        unsafe {
+            let len = usize::from((*a).nla_len).checked_sub(NLA_HDRLEN)?;
+            Some(core::slice::from_raw_parts(a.cast::<u8>().add(NLA_HDRLEN), len))
+        }
     }
 
     /// Attribute `id` as a `u8`, `u16` or `u32` in host order (the policy checked the
@@ -277,17 +278,7 @@ impl<'a> Request<'a> {
         if ext.is_null() {
             return;
         }
-        let max = {
-            // SAFETY: `family` is the registered family of this request.
-            unsafe { (*self.info.family).maxattr }
-        };
-        let bad = match bad_attr {
-            Some(id) if !self.info.attrs.is_null() && c_uint::from(id) <= max => {
-                // SAFETY: index checked against `maxattr`, as in `attr_in`.
-                unsafe { *self.info.attrs.add(usize::from(id)) }
-            }
-            _ => core::ptr::null_mut(),
-        };
+        let bad = bad_attr.map_or(core::ptr::null_mut(), |id| self.nlattr(id));
         // SAFETY: `extack` is valid for the request; the message is static.
         unsafe {
             (*ext)._msg = msg.as_char_ptr();

@@ -45,6 +45,33 @@ static const char *const *ssnat_counter_names;
 static unsigned int ssnat_ncounters;
 static bool ssnat_registered;
 
+/* ---- per-CPU counters (of a rule, of a profile) ------------------------ */
+
+u64 __percpu *ssnat_counters_alloc(unsigned int n)
+{
+	return __alloc_percpu(sizeof(u64) * n, sizeof(u64));
+}
+
+void ssnat_counters_free(u64 __percpu *c)
+{
+	free_percpu(c);
+}
+
+void ssnat_counters_add(u64 __percpu *c, unsigned int idx, u64 n)
+{
+	this_cpu_add(c[idx], n);
+}
+
+u64 ssnat_counters_sum(u64 __percpu *c, unsigned int idx)
+{
+	u64 sum = 0;
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		sum += *per_cpu_ptr(&c[idx], cpu);
+	return sum;
+}
+
 /* ---- per-rule state ---------------------------------------------------- */
 
 struct ssnat_rule {
@@ -71,7 +98,7 @@ struct ssnat_rule *ssnat_rule_new(const struct net *net, u8 family,
 	r = kzalloc(sizeof(*r), GFP_KERNEL);
 	if (!r)
 		return NULL;
-	r->cnt = __alloc_percpu(sizeof(u64) * ssnat_ncounters, sizeof(u64));
+	r->cnt = ssnat_counters_alloc(ssnat_ncounters);
 	if (!r->cnt) {
 		kfree(r);
 		return NULL;
@@ -124,14 +151,14 @@ void ssnat_rule_free(struct ssnat_rule *r)
 	mutex_lock(&ssnat_rules_lock);
 	list_del(&r->list);
 	mutex_unlock(&ssnat_rules_lock);
-	free_percpu(r->cnt);
+	ssnat_counters_free(r->cnt);
 	kfree(r);
 }
 
 void ssnat_rule_count(struct ssnat_rule *r, unsigned int idx, u64 n)
 {
 	if (likely(r && idx < ssnat_ncounters))
-		this_cpu_add(r->cnt[idx], n);
+		ssnat_counters_add(r->cnt, idx, n);
 }
 
 /* /proc/net/xt_SSNAT: one line per rule of this namespace. */
@@ -140,7 +167,6 @@ static int ssnat_proc_show(struct seq_file *m, void *v)
 	struct net *net = seq_file_single_net(m);
 	struct ssnat_rule *r;
 	unsigned int i;
-	int cpu;
 
 	seq_puts(m, "rule table  family mapping");
 	for (i = 0; i < ssnat_ncounters; i++)
@@ -152,13 +178,8 @@ static int ssnat_proc_show(struct seq_file *m, void *v)
 		if (!net_eq(read_pnet(&r->net), net))
 			continue;
 		seq_printf(m, "%u %s", r->id, r->desc);
-		for (i = 0; i < ssnat_ncounters; i++) {
-			u64 sum = 0;
-
-			for_each_possible_cpu(cpu)
-				sum += *per_cpu_ptr(&r->cnt[i], cpu);
-			seq_printf(m, " %llu", sum);
-		}
+		for (i = 0; i < ssnat_ncounters; i++)
+			seq_printf(m, " %llu", ssnat_counters_sum(r->cnt, i));
 		seq_putc(m, '\n');
 	}
 	mutex_unlock(&ssnat_rules_lock);
@@ -378,33 +399,6 @@ bool ssnat_skb_tracked(const struct sk_buff *skb)
 #else
 	return false;
 #endif
-}
-
-/* ---- per-CPU counters --------------------------------------------------- */
-
-u64 __percpu *ssnat_counters_alloc(unsigned int n)
-{
-	return __alloc_percpu(sizeof(u64) * n, sizeof(u64));
-}
-
-void ssnat_counters_free(u64 __percpu *c)
-{
-	free_percpu(c);
-}
-
-void ssnat_counters_add(u64 __percpu *c, unsigned int idx, u64 n)
-{
-	this_cpu_add(c[idx], n);
-}
-
-u64 ssnat_counters_sum(u64 __percpu *c, unsigned int idx)
-{
-	u64 sum = 0;
-	int cpu;
-
-	for_each_possible_cpu(cpu)
-		sum += *per_cpu_ptr(&c[idx], cpu);
-	return sum;
 }
 
 /* ---- /sys/module/xt_SSNAT/parameters: read-only facts ------------------ */
