@@ -13,6 +13,24 @@ pub const fn fold(mut sum: u32) -> u16 {
     sum as u16
 }
 
+/// Sum of `data` as big-endian 32-bit words (`N` a multiple of 4), unfolded.
+#[inline]
+fn sum32<const N: usize>(data: &[u8; N]) -> u64 {
+    let mut acc = 0u64;
+    for w in data.chunks_exact(4) {
+        acc += u64::from(u32::from_be_bytes([w[0], w[1], w[2], w[3]]));
+    }
+    acc
+}
+
+/// Folds a 64-bit accumulator of 32-bit words to 16 bits (end-around carry).
+#[inline]
+const fn fold_wide(sum: u64) -> u16 {
+    let s = (sum & 0xffff_ffff) + (sum >> 32);
+    let s = (s & 0xffff_ffff) + (s >> 32);
+    fold(s as u32)
+}
+
 /// One's-complement addition of two accumulators.
 #[inline]
 pub const fn add(a: u32, b: u32) -> u32 {
@@ -22,6 +40,7 @@ pub const fn add(a: u32, b: u32) -> u32 {
 
 /// One's-complement sum of `data` as big-endian 16-bit words; an odd last byte is
 /// padded with zero, as RFC 1071 says.
+#[inline]
 pub fn sum(data: &[u8]) -> u32 {
     let mut acc: u32 = 0;
     let mut chunks = data.chunks_exact(2);
@@ -50,28 +69,41 @@ impl Delta {
     pub const ZERO: Delta = Delta(0);
 
     /// The change from `old` to `new` (same length, 16-bit aligned within the header).
+    #[inline]
     pub fn of(old: &[u8], new: &[u8]) -> Delta {
         Delta(add(u32::from(!fold(sum(old))), sum(new)))
     }
 
+    /// The change from address `old` to `new` (4 or 16 bytes: the length is known at
+    /// compile time, and the words are summed 32 bits at a time, which RFC 1071's
+    /// end-around carry makes the same sum).
+    #[inline(always)]
+    pub fn of_addr<const N: usize>(old: &[u8; N], new: &[u8; N]) -> Delta {
+        Delta(add(u32::from(!fold_wide(sum32(old))), u32::from(fold_wide(sum32(new)))))
+    }
+
     /// The change of one 16-bit word.
+    #[inline(always)]
     pub fn word(old: u16, new: u16) -> Delta {
         Delta(add(u32::from(!old), u32::from(new)))
     }
 
     /// Both changes.
     #[must_use]
+    #[inline(always)]
     pub fn plus(self, other: Delta) -> Delta {
         Delta(add(self.0, other.0))
     }
 
     /// The folded 16-bit value of the difference.
+    #[inline]
     pub fn folded(self) -> u16 {
         fold(self.0)
     }
 
     /// Applies the change to a checksum field as transmitted (the complement of the
     /// sum), RFC 1624 equation 3: `HC' = ~(~HC + ~m + m')`.
+    #[inline(always)]
     pub fn update_check(self, check: u16) -> u16 {
         !fold(add(u32::from(!check), self.0))
     }
@@ -79,6 +111,7 @@ impl Delta {
     /// Applies the change to a field that holds a sum that is not complemented: the
     /// pseudo-header sum that `CHECKSUM_PARTIAL` leaves in the L4 checksum field for the
     /// device (or `skb_checksum_help`) to finish.
+    #[inline(always)]
     pub fn update_sum(self, partial: u16) -> u16 {
         fold(add(u32::from(partial), self.0))
     }

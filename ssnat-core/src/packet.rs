@@ -3,11 +3,17 @@
 //!
 //! The work is split in two so that the kernel makes writable only the bytes that
 //! change: [`plan`] reads the headers from a (possibly copied) prefix of the packet,
-//! picks the new source and says how many bytes from the network header on the rewrite
-//! touches; [`apply`] then rewrites those bytes in place and fixes every checksum
-//! incrementally (RFC 1624), or recomputes SCTP's CRC32c. Neither function panics or
-//! reads or writes out of bounds, whatever the input: a packet they cannot handle is
-//! left as it is, with the reason.
+//! picks the new source, and computes every new field value, checksums included
+//! (incrementally, RFC 1624), into a short list of writes that says how many bytes from
+//! the network header on it touches; [`apply`] then only stores those values, and
+//! recomputes SCTP's CRC32c where the port moved. Neither function panics or reads or
+//! writes out of bounds, whatever the input: a packet they cannot handle is left as it
+//! is, with the reason.
+//!
+//! The packet path is written for the instruction count (see `make bench`): headers are
+//! read as fixed-size arrays (one bounds check each), addresses are compared and summed
+//! with their length known at compile time, a fixed mapping costs no hashing, and every
+//! header field is read once.
 //!
 //! What is rewritten:
 //! - the source address (IPv4 header checksum fixed; the L4 checksum too wherever it
@@ -128,6 +134,21 @@ pub struct Mapping {
     pub seed: u32,
 }
 
+/// The first `N` bytes of `b`, as an array (one bounds check for all of them).
+#[inline(always)]
+fn chunk<const N: usize>(b: &[u8], off: usize) -> Option<&[u8; N]> {
+    b.get(off..)?.first_chunk::<N>()
+}
+
+/// `!0 << (64 - bits)` for `bits` in `0..=64`: the top `bits` bits set.
+#[inline]
+fn top_bits(bits: u32) -> u64 {
+    match 64u32.checked_sub(bits) {
+        Some(64) | None => 0,
+        Some(shift) => !0u64 << shift,
+    }
+}
+
 impl Mapping {
     /// The mapping a validated [`SsnatInfo`] describes.
     pub fn from_info(info: &SsnatInfo) -> Mapping {
@@ -145,17 +166,27 @@ impl Mapping {
 
     /// The new source address of a packet from `saddr` to `daddr`, or `None` if the
     /// address does not change. Only the first `addr_len` bytes are meaningful.
+    #[inline(always)]
     pub fn map_addr(&self, saddr: &[u8], daddr: &[u8]) -> Option<[u8; 16]> {
-        let n = self.family.addr_len();
-        let mut new = [0u8; 16];
-        match self.addr {
+        let new = match &self.addr {
             AddrMap::Keep => return None,
-            AddrMap::Range { min, max } if min == max => new = min,
+            // The one address of a fixed mapping needs no work: inline.
+            AddrMap::Range { min, max } if min == max => *min,
+            _ => self.pick_addr(saddr, daddr)?,
+        };
+        (!addr_eq(self.family, &new, saddr)).then_some(new)
+    }
+
+    /// The address of a range or a prefix mapping (`None` for [`AddrMap::Keep`]).
+    #[inline(never)]
+    fn pick_addr(&self, saddr: &[u8], daddr: &[u8]) -> Option<[u8; 16]> {
+        match &self.addr {
+            AddrMap::Keep => None,
             AddrMap::Range { min, max } => {
                 let h = hash::addr_hash(self.seed, saddr, daddr);
-                new = min;
+                let mut new = *min;
                 // The low 64 bits vary (IPv4: the low 32 bits of an 8-byte window).
-                let (lo, len) = if n == 4 { (0, 4) } else { (8, 8) };
+                let (lo, len) = if self.family == Family::V4 { (0, 4) } else { (8, 8) };
                 let mut a = [0u8; 8];
                 let mut b = [0u8; 8];
                 a[8 - len..].copy_from_slice(&min[lo..lo + len]);
@@ -163,29 +194,71 @@ impl Mapping {
                 let (a, b) = (u64::from_be_bytes(a), u64::from_be_bytes(b));
                 let x = a.wrapping_add(hash::pick(h, b.saturating_sub(a)));
                 new[lo..lo + len].copy_from_slice(&x.to_be_bytes()[8 - len..]);
+                Some(new)
             }
             AddrMap::Prefix { base, len } => {
-                for i in 0..n {
-                    let host = abi::host_mask_byte(usize::from(len), i);
-                    new[i] = (base[i] & !host) | (saddr.get(i).copied().unwrap_or(0) & host);
+                // Network bits from `base`, host bits from the packet, 64 bits at a time.
+                let len = u32::from(*len);
+                let mut new = *base;
+                match self.family {
+                    Family::V4 => {
+                        let mask = (top_bits(len.min(32)) >> 32) as u32;
+                        let s = u32::from_be_bytes(*chunk::<4>(saddr, 0)?);
+                        let b = u32::from_be_bytes(*chunk::<4>(base, 0)?);
+                        new[..4].copy_from_slice(&((b & mask) | (s & !mask)).to_be_bytes());
+                    }
+                    Family::V6 => {
+                        for (half, bits) in [(0usize, len.min(64)), (8, len.saturating_sub(64).min(64))] {
+                            let mask = top_bits(bits);
+                            let s = u64::from_be_bytes(*chunk::<8>(saddr, half)?);
+                            let b = u64::from_be_bytes(*chunk::<8>(base, half)?);
+                            new[half..half + 8].copy_from_slice(&((b & mask) | (s & !mask)).to_be_bytes());
+                        }
+                    }
                 }
+                Some(new)
             }
         }
-        (new[..n] != *saddr.get(..n)?).then_some(new)
     }
 
     /// The new source port (or ICMP echo identifier) of a flow, or `None` if it does not
     /// change.
+    #[inline(always)]
     pub fn map_port(&self, saddr: &[u8], daddr: &[u8], proto: u8, sport: u16, dport: u16) -> Option<u16> {
         let (min, max) = self.ports?;
-        let new = if min == max {
-            min
-        } else {
-            let h = hash::flow_hash(self.seed, saddr, daddr, proto, sport, dport);
-            let off = hash::pick(u64::from(h) << 32, u64::from(max.saturating_sub(min)));
-            min.wrapping_add(off as u16)
-        };
+        let new = if min == max { min } else { self.pick_port(saddr, daddr, proto, sport, dport) };
         (new != sport).then_some(new)
+    }
+
+    /// The port of a range, by a hash of the flow.
+    #[inline(never)]
+    fn pick_port(&self, saddr: &[u8], daddr: &[u8], proto: u8, sport: u16, dport: u16) -> u16 {
+        let (min, max) = self.ports.unwrap_or((0, 0));
+        let h = hash::flow_hash(self.seed, saddr, daddr, proto, sport, dport);
+        let off = hash::pick(u64::from(h) << 32, u64::from(max.saturating_sub(min)));
+        min.wrapping_add(off as u16)
+    }
+}
+
+/// Whether the first `addr_len` bytes of `a` and `b` are the same address (the length
+/// known at compile time: a word compare, no loop).
+#[inline(always)]
+fn addr_eq(family: Family, a: &[u8; 16], b: &[u8]) -> bool {
+    match family {
+        Family::V4 => chunk::<4>(a, 0) == chunk::<4>(b, 0),
+        Family::V6 => Some(a) == chunk::<16>(b, 0),
+    }
+}
+
+/// The change from address `old` to `new` (`addr_len` bytes).
+#[inline(always)]
+fn addr_delta(family: Family, old: &[u8], new: &[u8; 16]) -> Result<Delta, Skip> {
+    match family {
+        Family::V4 => {
+            let (old, new) = (chunk::<4>(old, 0).ok_or(Skip::Truncated)?, chunk::<4>(new, 0).ok_or(Skip::Truncated)?);
+            Ok(Delta::of_addr(old, new))
+        }
+        Family::V6 => Ok(Delta::of_addr(chunk::<16>(old, 0).ok_or(Skip::Truncated)?, new)),
     }
 }
 
@@ -246,37 +319,101 @@ struct Check {
     partial: bool,
 }
 
-/// The embedded packet of an ICMP error, to translate like the flow it belongs to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Inner {
-    /// Offset of its destination address, and the new one.
-    daddr: Option<(usize, [u8; 16])>,
-    /// Offset of its IPv4 header checksum.
-    ip_check: Option<usize>,
-    /// Offset of its destination port (or echo identifier), and the new one.
-    port: Option<(usize, u16)>,
-    /// Its L4 checksum, if it lies within the quoted bytes.
-    l4_check: Option<Check>,
+impl Check {
+    /// A plain Internet checksum over data that includes the changed bytes.
+    const fn plain(off: usize, pseudo: bool) -> Check {
+        Check { off, pseudo, mangle_zero: false, zero_is_none: false, partial: false }
+    }
+
+    /// The field's new value, for a change `pseudo` of the pseudo-header and `data` of
+    /// the bytes it covers.
+    #[inline(always)]
+    fn update(&self, old: u16, pseudo: Delta, data: Delta) -> u16 {
+        let pseudo = if self.pseudo { pseudo } else { Delta::ZERO };
+        if self.partial {
+            // The device sums the data (ports included): only the pseudo-header moves.
+            pseudo.update_sum(old)
+        } else if self.zero_is_none && old == 0 {
+            0
+        } else {
+            let v = pseudo.plus(data).update_check(old);
+            if self.mangle_zero && v == 0 {
+                0xffff
+            } else {
+                v
+            }
+        }
+    }
 }
 
+/// Most 16-bit fields one packet's rewrite stores: an ICMP error's IPv4 header
+/// checksum, quoted header checksum, quoted port, quoted L4 checksum and its own
+/// checksum.
+const MAX_WORDS: usize = 5;
+
+/// The 16-bit stores of a plan, and how far into the packet all of its stores reach.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum L4Fix {
-    /// Nothing in the L4 header moves.
-    None,
-    /// A port (or identifier) and a 16-bit checksum.
-    Inet { port: Option<(usize, u16)>, check: Check },
-    /// SCTP: a port, and the CRC32c over `l4_off..end` unless the device computes it.
-    Sctp { l4_off: usize, end: usize, port: u16, crc: bool },
-    /// An ICMP or ICMPv6 error: the embedded packet, then the ICMP checksum.
-    IcmpError { inner: Inner, check: Check },
+struct Writes {
+    words: [(u16, u16); MAX_WORDS],
+    n: u8,
+    /// End of the furthest byte written, from the network header.
+    end: usize,
 }
 
-/// What [`plan`] found: enough to rewrite without reading the headers again.
+impl Writes {
+    /// Stores `new` at `off` (read from `head` first: returns the change).
+    #[inline]
+    fn word(&mut self, head: &[u8], off: usize, new: u16) -> Result<Delta, Skip> {
+        let old = word(head, off)?;
+        self.put(off, new)?;
+        Ok(Delta::word(old, new))
+    }
+
+    /// Recomputes checksum field `c` of `head` for the changes `pseudo` and `data`;
+    /// returns the change of the field itself.
+    #[inline]
+    fn check(&mut self, head: &[u8], c: &Check, pseudo: Delta, data: Delta) -> Result<Delta, Skip> {
+        let old = word(head, c.off)?;
+        let new = c.update(old, pseudo, data);
+        self.put(c.off, new)?;
+        Ok(Delta::word(old, new))
+    }
+
+    #[inline]
+    fn put(&mut self, off: usize, v: u16) -> Result<(), Skip> {
+        // Offsets lie within MAX_PLAN_LEN bytes (the caller read the field there).
+        let off16 = u16::try_from(off).map_err(|_| Skip::HeaderChain)?;
+        let slot = self.words.get_mut(usize::from(self.n)).ok_or(Skip::Malformed)?;
+        *slot = (off16, v);
+        self.n += 1;
+        self.reach(off + 2);
+        Ok(())
+    }
+
+    #[inline]
+    fn reach(&mut self, end: usize) {
+        self.end = self.end.max(end);
+    }
+}
+
+/// What [`plan`] found: the new field values, for [`apply`] to store.
+///
+/// # Invariants
+///
+/// Every store (the source address, the quoted destination address, each word, and
+/// the SCTP CRC range) lies within the first `write_len` bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Plan {
     family: Family,
+    /// The new source address, if it changes.
     saddr: Option<[u8; 16]>,
-    l4: L4Fix,
+    /// ICMP errors: the offset of the quoted packet's destination address, and its new
+    /// value.
+    inner_daddr: Option<(usize, [u8; 16])>,
+    writes: Writes,
+    /// SCTP: the CRC32c to compute over `l4_off..end` once the port is stored.
+    crc: Option<(usize, usize)>,
+    done: Rewritten,
     /// Bytes from the network header on that [`apply`] reads and writes.
     pub write_len: usize,
 }
@@ -292,7 +429,7 @@ pub struct Rewritten {
 }
 
 fn be16(b: &[u8], off: usize) -> Option<u16> {
-    Some(u16::from_be_bytes([*b.get(off)?, *b.get(off.checked_add(1)?)?]))
+    chunk::<2>(b, off).map(|w| u16::from_be_bytes(*w))
 }
 
 fn byte(b: &[u8], off: usize) -> Result<u8, Skip> {
@@ -318,47 +455,42 @@ struct L3 {
     fragmented: bool,
 }
 
+#[inline]
 fn parse_l3(family: Family, head: &[u8], pkt_len: usize) -> Result<L3, Skip> {
-    let b0 = byte(head, 0)?;
     match family {
         Family::V4 => {
-            if pkt_len < 20 || head.len() < 20 {
-                return Err(Skip::Truncated);
-            }
-            let ihl = usize::from(b0 & 0x0f) * 4;
-            if b0 >> 4 != 4 || ihl < 20 {
+            let ip = match chunk::<20>(head, 0) {
+                Some(ip) if pkt_len >= 20 => ip,
+                _ => return Err(Skip::Truncated),
+            };
+            let ihl = usize::from(ip[0] & 0x0f) * 4;
+            if ip[0] >> 4 != 4 || ihl < 20 {
                 return Err(Skip::Malformed);
             }
-            let tot = usize::from(word(head, 2)?);
+            let tot = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
             // A zero total length is how BIG TCP GSO packets say "the skb's length".
             let end = if tot == 0 { pkt_len } else { tot };
             if end < ihl || end > pkt_len {
                 return Err(Skip::Malformed);
             }
-            let frag = word(head, 6)?;
-            Ok(L3 {
-                family,
-                l4_off: ihl,
-                end,
-                proto: byte(head, 9)?,
-                first: frag & 0x1fff == 0,
-                fragmented: frag & 0x3fff != 0,
-            })
+            let frag = u16::from_be_bytes([ip[6], ip[7]]);
+            Ok(L3 { family, l4_off: ihl, end, proto: ip[9], first: frag & 0x1fff == 0, fragmented: frag & 0x3fff != 0 })
         }
         Family::V6 => {
-            if pkt_len < 40 || head.len() < 40 {
-                return Err(Skip::Truncated);
-            }
-            if b0 >> 4 != 6 {
+            let ip = match chunk::<40>(head, 0) {
+                Some(ip) if pkt_len >= 40 => ip,
+                _ => return Err(Skip::Truncated),
+            };
+            if ip[0] >> 4 != 6 {
                 return Err(Skip::Malformed);
             }
-            let plen = usize::from(word(head, 4)?);
+            let plen = usize::from(u16::from_be_bytes([ip[4], ip[5]]));
             // Zero: a jumbogram or a BIG TCP packet; the skb's length rules.
             let end = if plen == 0 { pkt_len } else { 40 + plen };
             if end > pkt_len {
                 return Err(Skip::Malformed);
             }
-            let mut nh = byte(head, 6)?;
+            let mut nh = ip[6];
             let mut off = 40;
             let mut first = true;
             let mut fragmented = false;
@@ -366,11 +498,10 @@ fn parse_l3(family: Family, head: &[u8], pkt_len: usize) -> Result<L3, Skip> {
             // Walk the extension headers up to the upper-layer header; a fragment
             // that is not the first has none.
             while first {
-                let next = head.get(off).copied().ok_or(Skip::HeaderChain)?;
                 let len = match nh {
                     proto::HOPOPTS if off != 40 => return Err(Skip::Malformed),
                     proto::HOPOPTS | proto::ROUTING | proto::DSTOPTS => {
-                        (usize::from(head.get(off + 1).copied().ok_or(Skip::HeaderChain)?) + 1) * 8
+                        (usize::from(*head.get(off + 1).ok_or(Skip::HeaderChain)?) + 1) * 8
                     }
                     proto::FRAGMENT => {
                         let frag = be16(head, off + 2).ok_or(Skip::HeaderChain)?;
@@ -380,7 +511,7 @@ fn parse_l3(family: Family, head: &[u8], pkt_len: usize) -> Result<L3, Skip> {
                     }
                     _ => break,
                 };
-                nh = next;
+                nh = *head.get(off).ok_or(Skip::HeaderChain)?;
                 off += len;
                 n += 1;
                 if off > end {
@@ -397,6 +528,7 @@ fn parse_l3(family: Family, head: &[u8], pkt_len: usize) -> Result<L3, Skip> {
 
 /// Whether the L4 header's first `need` bytes are inside both the packet and `head`
 /// (which holds the whole packet or [`MAX_PLAN_LEN`] bytes of it).
+#[inline]
 fn have(l3: &L3, head: &[u8], need: usize) -> Result<(), Skip> {
     let want = l3.l4_off + need;
     if want > l3.end {
@@ -415,18 +547,171 @@ fn inet_check(l3: &L3, off: usize, pseudo: bool, csum_start: Option<usize>) -> C
 /// Reads the headers of a packet and plans its rewrite.
 ///
 /// `head` holds the first bytes of the packet from the network header on (at least
-/// `min(pkt_len, MAX_PLAN_LEN)` of them); `pkt_len` is the number of bytes the packet
-/// really has from the network header on; `csum_start` is where a pending
-/// `CHECKSUM_PARTIAL` checksum starts, relative to the network header.
+/// `min(pkt_len, MAX_PLAN_LEN)` of them; only the first [`MAX_PLAN_LEN`] are read);
+/// `pkt_len` is the number of bytes the packet really has from the network header on;
+/// `csum_start` is where a pending `CHECKSUM_PARTIAL` checksum starts, relative to the
+/// network header.
+#[inline(always)]
 pub fn plan(head: &[u8], pkt_len: usize, map: &Mapping, csum_start: Option<usize>) -> Result<Plan, Skip> {
+    let head = head.get(..MAX_PLAN_LEN).unwrap_or(head);
+    match plan_common(head, pkt_len, map, csum_start) {
+        Some(plan) => Ok(plan),
+        None => plan_any(head, pkt_len, map, csum_start),
+    }
+}
+
+/// The common case, straight through: an IPv4 header without options or an IPv6
+/// header without extension headers, not a fragment, followed by a TCP, UDP or SCTP
+/// header or an ICMP/ICMPv6 echo message that the packet holds whole, and something
+/// to change. Returns exactly the plan [`plan_any`] returns for such a packet (a host
+/// test and the fuzz target hold the two to that), and `None` for any other packet,
+/// skipped ones included, which [`plan_any`] then looks at.
+#[inline(always)]
+fn plan_common(head: &[u8], pkt_len: usize, map: &Mapping, csum_start: Option<usize>) -> Option<Plan> {
+    let family = map.family;
+    let (l4_off, end, proto, saddr, daddr) = match family {
+        Family::V4 => {
+            let ip = chunk::<20>(head, 0)?;
+            let tot = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
+            // Version 4, no options, not a fragment, a total length that fits.
+            if ip[0] != 0x45 || ip[6] & 0x3f != 0 || ip[7] != 0 || tot < 20 || tot > pkt_len {
+                return None;
+            }
+            (20, tot, ip[9], &ip[12..16], &ip[16..20])
+        }
+        Family::V6 => {
+            let ip = chunk::<40>(head, 0)?;
+            let end = 40 + usize::from(u16::from_be_bytes([ip[4], ip[5]]));
+            // Version 6, a payload length that is not zero (jumbo) and fits.
+            if ip[0] >> 4 != 6 || end == 40 || end > pkt_len {
+                return None;
+            }
+            (40, end, ip[6], &ip[8..24], &ip[24..40])
+        }
+    };
+    let v4 = family == Family::V4;
+    let partial = csum_start == Some(l4_off);
+    // The L4 header's first 8 bytes hold both ports (or the echo identifier) and, but
+    // for TCP and SCTP, the checksum; the packet must hold the whole header.
+    let h = chunk::<8>(head, l4_off)?;
+    let (sport, dport) = (u16::from_be_bytes([h[0], h[1]]), u16::from_be_bytes([h[2], h[3]]));
+    let room = end - l4_off;
+    let (port_off, id_port, check) = match proto {
+        proto::TCP => {
+            let t = chunk::<20>(head, l4_off)?;
+            if room < 20 || t[12] >> 4 < 5 {
+                return None;
+            }
+            let c = Check { off: l4_off + 16, pseudo: true, mangle_zero: false, zero_is_none: false, partial };
+            (0, (sport, dport), Some((c, u16::from_be_bytes([t[16], t[17]]))))
+        }
+        proto::UDP => {
+            let len = usize::from(u16::from_be_bytes([h[4], h[5]]));
+            if len < 8 || len > room {
+                return None;
+            }
+            let c = Check { off: l4_off + 6, pseudo: true, mangle_zero: true, zero_is_none: v4, partial };
+            (0, (sport, dport), Some((c, u16::from_be_bytes([h[6], h[7]]))))
+        }
+        proto::SCTP => {
+            if room < 12 || head.len() < l4_off + 12 {
+                return None;
+            }
+            (0, (sport, dport), None)
+        }
+        proto::ICMP | proto::ICMPV6 if (proto == proto::ICMP) == v4 => {
+            let echo = if v4 { h[0] == 0 || h[0] == 8 } else { h[0] == 128 || h[0] == 129 };
+            if !echo || room < 8 {
+                return None;
+            }
+            let c = Check { off: l4_off + 2, pseudo: !v4, mangle_zero: false, zero_is_none: false, partial };
+            let id = u16::from_be_bytes([h[4], h[5]]);
+            (4, (id, 0), Some((c, u16::from_be_bytes([h[2], h[3]]))))
+        }
+        _ => return None,
+    };
+    let new_saddr = map.map_addr(saddr, daddr);
+    let new_port = map.map_port(saddr, daddr, proto, id_port.0, id_port.1);
+    if new_saddr.is_none() && new_port.is_none() {
+        // Nothing to change: plan_any says why.
+        return None;
+    }
+
+    // The stores in plan_any's order: IPv4 header checksum, port, L4 checksum.
+    let mut words = [(0u16, 0u16); MAX_WORDS];
+    let mut n = 0u8;
+    let mut reach = 0;
+    let mut done = Rewritten::default();
+    let mut pseudo = Delta::ZERO;
+    if let Some(new) = &new_saddr {
+        pseudo = addr_delta(family, saddr, new).ok()?;
+        done.l3_delta = pseudo;
+        reach = family.saddr_off() + family.addr_len();
+        if v4 {
+            let old = be16(head, 10)?;
+            let ipc = pseudo.update_check(old);
+            done.l3_delta = pseudo.plus(Delta::word(old, ipc));
+            words[0] = (10, ipc);
+            n = 1;
+        }
+    }
+    let mut data = Delta::ZERO;
+    if let Some(p) = new_port {
+        data = Delta::word(id_port.0, p);
+        words[usize::from(n)] = ((l4_off + port_off) as u16, p);
+        n += 1;
+        reach = reach.max(l4_off + port_off + 2);
+    }
+    let mut crc = None;
+    match check {
+        Some((c, old)) => {
+            let new = c.update(old, pseudo, data);
+            words[usize::from(n)] = (c.off as u16, new);
+            n += 1;
+            reach = reach.max(c.off + 2);
+            done.l4_delta = data.plus(Delta::word(old, new));
+        }
+        None => {
+            // SCTP: no pseudo-header; the CRC32c covers the port unless the device
+            // computes it.
+            done.l4_delta = data;
+            if new_port.is_some() && !partial {
+                crc = Some((l4_off, end));
+                reach = reach.max(end);
+            }
+        }
+    }
+    let writes = Writes { words, n, end: reach };
+    // INVARIANT: `reach` is past every store.
+    Some(Plan { family, saddr: new_saddr, inner_daddr: None, writes, crc, done, write_len: reach })
+}
+
+/// Any packet: the general planner.
+#[inline(never)]
+fn plan_any(head: &[u8], pkt_len: usize, map: &Mapping, csum_start: Option<usize>) -> Result<Plan, Skip> {
     let family = map.family;
     let l3 = parse_l3(family, head, pkt_len)?;
     let n = family.addr_len();
+    // parse_l3 checked that the whole fixed header is there.
     let saddr = head.get(family.saddr_off()..family.saddr_off() + n).ok_or(Skip::Truncated)?;
     let daddr = head.get(family.daddr_off()..family.daddr_off() + n).ok_or(Skip::Truncated)?;
     let new_saddr = map.map_addr(saddr, daddr);
+    let mut w = Writes { words: [(0, 0); MAX_WORDS], n: 0, end: 0 };
+    let mut done = Rewritten::default();
+
+    // The source address, and the IPv4 header checksum, which absorbs its change.
+    let mut pseudo = Delta::ZERO;
+    if let Some(new) = &new_saddr {
+        pseudo = addr_delta(family, saddr, new)?;
+        w.reach(family.saddr_off() + n);
+        done.l3_delta = pseudo;
+        if family == Family::V4 {
+            done.l3_delta = pseudo.plus(w.check(head, &Check::plain(10, true), pseudo, Delta::ZERO)?);
+        }
+    }
+
     let l4_off = l3.l4_off;
-    let port_at = |head: &[u8], off: usize, proto: u8, dport_off: Option<usize>| -> Result<Option<(usize, u16)>, Skip> {
+    let port_at = |off: usize, proto: u8, dport_off: Option<usize>| -> Result<Option<(usize, u16)>, Skip> {
         let sport = word(head, l4_off + off)?;
         let dport = match dport_off {
             Some(d) => word(head, l4_off + d)?,
@@ -434,22 +719,32 @@ pub fn plan(head: &[u8], pkt_len: usize, map: &Mapping, csum_start: Option<usize
         };
         Ok(map.map_port(saddr, daddr, proto, sport, dport).map(|p| (l4_off + off, p)))
     };
+    // A port (or identifier) and the 16-bit checksum over it: the L4 change.
+    let inet = |w: &mut Writes, port: Option<(usize, u16)>, check: &Check| -> Result<Delta, Skip> {
+        let data = match port {
+            Some((off, p)) => w.word(head, off, p)?,
+            None => Delta::ZERO,
+        };
+        Ok(data.plus(w.check(head, check, pseudo, data)?))
+    };
 
-    let mut write_len = l4_off;
-    // Whether the packet has a port (or echo identifier) a mapping could change.
+    // Whether the packet has a port (or echo identifier) a mapping could change, and
+    // whether anything from the L4 header on changes.
     let mut port_slot = false;
-    let l4 = if !l3.first {
-        L4Fix::None
-    } else {
+    let mut moves = false;
+    let mut inner_daddr = None;
+    let mut crc = None;
+    if l3.first {
         match (l3.proto, family) {
             (proto::TCP, _) => {
                 have(&l3, head, 20)?;
                 if byte(head, l4_off + 12)? >> 4 < 5 {
                     return Err(Skip::Malformed);
                 }
-                write_len = l4_off + 18;
                 port_slot = true;
-                L4Fix::Inet { port: port_at(head, 0, l3.proto, Some(2))?, check: inet_check(&l3, 16, true, csum_start) }
+                let port = port_at(0, l3.proto, Some(2))?;
+                moves = port.is_some();
+                done.l4_delta = inet(&mut w, port, &inet_check(&l3, 16, true, csum_start))?;
             }
             (proto::UDP | proto::UDPLITE, _) => {
                 have(&l3, head, 8)?;
@@ -464,32 +759,37 @@ pub fn plan(head: &[u8], pkt_len: usize, map: &Mapping, csum_start: Option<usize
                 if bad {
                     return Err(Skip::Malformed);
                 }
-                write_len = l4_off + 8;
                 port_slot = true;
                 let mut check = inet_check(&l3, 6, true, csum_start);
                 check.mangle_zero = true;
                 check.zero_is_none = l3.proto == proto::UDP && family == Family::V4;
-                L4Fix::Inet { port: port_at(head, 0, l3.proto, Some(2))?, check }
+                let port = port_at(0, l3.proto, Some(2))?;
+                moves = port.is_some();
+                done.l4_delta = inet(&mut w, port, &check)?;
             }
             (proto::DCCP, _) => {
                 have(&l3, head, 12)?;
-                write_len = l4_off + 8;
                 port_slot = true;
-                L4Fix::Inet { port: port_at(head, 0, l3.proto, Some(2))?, check: inet_check(&l3, 6, true, csum_start) }
+                let port = port_at(0, l3.proto, Some(2))?;
+                moves = port.is_some();
+                done.l4_delta = inet(&mut w, port, &inet_check(&l3, 6, true, csum_start))?;
             }
             (proto::SCTP, _) => {
                 have(&l3, head, 12)?;
                 port_slot = !l3.fragmented;
-                match port_at(head, 0, l3.proto, Some(2))? {
+                match port_at(0, l3.proto, Some(2))? {
                     // A fragment does not carry the whole packet the CRC covers: the
                     // port is left alone (SCTP avoids fragmentation; see the README).
-                    Some(_) if l3.fragmented => L4Fix::None,
-                    Some((_, port)) => {
-                        let crc = csum_start != Some(l4_off);
-                        write_len = if crc { l3.end } else { l4_off + 2 };
-                        L4Fix::Sctp { l4_off, end: l3.end, port, crc }
+                    Some(_) if l3.fragmented => {}
+                    Some((off, port)) => {
+                        moves = true;
+                        done.l4_delta = w.word(head, off, port)?;
+                        if csum_start != Some(l4_off) {
+                            crc = Some((l4_off, l3.end));
+                            w.reach(l3.end);
+                        }
                     }
-                    None => L4Fix::None,
+                    None => {}
                 }
             }
             (proto::ICMP, Family::V4) | (proto::ICMPV6, Family::V6) => {
@@ -500,55 +800,55 @@ pub fn plan(head: &[u8], pkt_len: usize, map: &Mapping, csum_start: Option<usize
                 let echo = if v6 { ty == 128 || ty == 129 } else { ty == 0 || ty == 8 };
                 let error = if v6 { (1..=4).contains(&ty) } else { matches!(ty, 3 | 4 | 5 | 11 | 12) };
                 if echo {
-                    write_len = l4_off + 8;
                     port_slot = true;
-                    L4Fix::Inet { port: port_at(head, 4, l3.proto, None)?, check }
+                    let port = port_at(4, l3.proto, None)?;
+                    moves = port.is_some();
+                    done.l4_delta = inet(&mut w, port, &check)?;
                 } else if error {
-                    let (inner, len) = plan_inner(head, &l3, map, saddr)?;
-                    write_len = len.max(l4_off + 4);
-                    L4Fix::IcmpError { inner, check }
+                    let (data, daddr) = plan_inner(head, &l3, map, saddr, &mut w)?;
+                    moves = !data.1;
+                    inner_daddr = daddr;
+                    done.l4_delta = data.0.plus(w.check(head, &check, pseudo, data.0)?);
                 } else if v6 {
-                    write_len = l4_off + 4;
-                    L4Fix::Inet { port: None, check }
-                } else {
-                    L4Fix::None
+                    done.l4_delta = inet(&mut w, None, &check)?;
                 }
             }
             (proto::OSPF, Family::V6) => {
                 have(&l3, head, 14)?;
-                write_len = l4_off + 14;
-                L4Fix::Inet { port: None, check: inet_check(&l3, 12, true, csum_start) }
+                done.l4_delta = inet(&mut w, None, &inet_check(&l3, 12, true, csum_start))?;
             }
             (proto::PIM, Family::V6) => {
                 have(&l3, head, 4)?;
-                write_len = l4_off + 4;
-                L4Fix::Inet { port: None, check: inet_check(&l3, 2, true, csum_start) }
+                done.l4_delta = inet(&mut w, None, &inet_check(&l3, 2, true, csum_start))?;
             }
-            _ => L4Fix::None,
+            _ => {}
         }
-    };
+    }
 
-    let moves = match &l4 {
-        L4Fix::None => false,
-        L4Fix::Inet { port, .. } => port.is_some(),
-        L4Fix::Sctp { .. } => true,
-        L4Fix::IcmpError { inner, .. } => inner.daddr.is_some() || inner.port.is_some(),
-    };
     if new_saddr.is_none() && !moves {
         return Err(if map.addr == AddrMap::Keep && !port_slot { Skip::NoPort } else { Skip::Unchanged });
     }
-    if write_len > head.len() && !matches!(l4, L4Fix::Sctp { .. }) {
+    if w.end > head.len() && crc.is_none() {
         // Everything but SCTP's CRC (which needs the whole packet, made writable by the
         // caller) lies within the headers read.
         return Err(Skip::HeaderChain);
     }
-    Ok(Plan { family, saddr: new_saddr, l4, write_len })
+    // INVARIANT: every store went through `w`, which reached past it.
+    Ok(Plan { family, saddr: new_saddr, inner_daddr, writes: w, crc, done, write_len: w.end })
 }
 
-/// Plans the translation of the packet quoted in an ICMP error. Returns it and the
-/// bytes it reaches.
-fn plan_inner(head: &[u8], l3: &L3, map: &Mapping, outer_saddr: &[u8]) -> Result<(Inner, usize), Skip> {
-    let none = Inner { daddr: None, ip_check: None, port: None, l4_check: None };
+/// Plans the translation of the packet quoted in an ICMP error into `w`. Returns the
+/// change of the quoted bytes (for the ICMP checksum) and whether nothing in them
+/// moves, and the quoted destination address to store.
+#[allow(clippy::type_complexity)]
+fn plan_inner(
+    head: &[u8],
+    l3: &L3,
+    map: &Mapping,
+    outer_saddr: &[u8],
+    w: &mut Writes,
+) -> Result<((Delta, bool), Option<(usize, [u8; 16])>), Skip> {
+    let none = Ok(((Delta::ZERO, true), None));
     let family = l3.family;
     let n = family.addr_len();
     let ip = l3.l4_off + 8;
@@ -558,17 +858,17 @@ fn plan_inner(head: &[u8], l3: &L3, map: &Mapping, outer_saddr: &[u8]) -> Result
         Family::V4 => {
             let b0 = match head.get(ip) {
                 Some(&b) if ip + 20 <= avail => b,
-                _ => return Ok((none, 0)),
+                _ => return none,
             };
             let ihl = usize::from(b0 & 0x0f) * 4;
             if b0 >> 4 != 4 || ihl < 20 || ip + ihl > avail {
-                return Ok((none, 0));
+                return none;
             }
             (ihl, byte(head, ip + 9)?, word(head, ip + 6)? & 0x1fff == 0)
         }
         Family::V6 => {
             if ip + 40 > avail || byte(head, ip)? >> 4 != 6 {
-                return Ok((none, 0));
+                return none;
             }
             // Extension headers in the quote are not walked: address only then.
             (40, byte(head, ip + 6)?, true)
@@ -578,20 +878,25 @@ fn plan_inner(head: &[u8], l3: &L3, map: &Mapping, outer_saddr: &[u8]) -> Result
     let idaddr = head.get(ip + family.daddr_off()..ip + family.daddr_off() + n).ok_or(Skip::Truncated)?;
     // Only an error about a packet sent to the translated host itself is translated.
     if idaddr != outer_saddr {
-        return Ok((none, 0));
+        return none;
     }
-    let mut inner = none;
-    let mut reach = ip + family.daddr_off() + n;
+    let mut data = Delta::ZERO;
+    let mut ipseudo = Delta::ZERO;
+    let mut daddr = None;
     // The quoted packet went from the peer to us: its flow, seen from our side, is
     // (our address, our port) -> (peer, peer's port).
     if let Some(new) = map.map_addr(idaddr, isaddr) {
-        inner.daddr = Some((ip + family.daddr_off(), new));
+        ipseudo = addr_delta(family, idaddr, &new)?;
+        data = ipseudo;
+        daddr = Some((ip + family.daddr_off(), new));
+        w.reach(ip + family.daddr_off() + n);
         if family == Family::V4 {
-            inner.ip_check = Some(ip + 10);
-            reach = reach.max(ip + 12);
+            data = data.plus(w.check(head, &Check::plain(ip + 10, true), ipseudo, Delta::ZERO)?);
         }
     }
     let l4 = ip + ihl;
+    let mut idata = Delta::ZERO;
+    let mut port_moved = false;
     if ifirst {
         // (source port, destination port) offsets; (checksum offset, covers the
         // pseudo-header, zero computed is sent as 0xffff).
@@ -610,121 +915,64 @@ fn plan_inner(head: &[u8], l3: &L3, map: &Mapping, outer_saddr: &[u8]) -> Result
                 let sport = word(head, l4 + sport_off)?;
                 let dport = word(head, l4 + dport_off)?;
                 if let Some(p) = map.map_port(idaddr, isaddr, iproto, dport, sport) {
-                    inner.port = Some((l4 + dport_off, p));
-                    reach = reach.max(l4 + dport_off + 2);
+                    idata = w.word(head, l4 + dport_off, p)?;
+                    data = data.plus(idata);
+                    port_moved = true;
                 }
             }
         }
         if let Some((off, pseudo, zero)) = check {
-            if l4 + off + 2 <= avail && (inner.daddr.is_some() || inner.port.is_some()) {
+            if l4 + off + 2 <= avail && (daddr.is_some() || port_moved) {
                 let zero_is_none = zero && family == Family::V4;
-                inner.l4_check =
-                    Some(Check { off: l4 + off, pseudo, mangle_zero: zero, zero_is_none, partial: false });
-                reach = reach.max(l4 + off + 2);
+                let c = Check { off: l4 + off, pseudo, mangle_zero: zero, zero_is_none, partial: false };
+                data = data.plus(w.check(head, &c, ipseudo, idata)?);
             }
         }
     }
-    Ok((inner, reach))
+    let still = daddr.is_none() && !port_moved;
+    Ok(((data, still), daddr))
 }
 
-fn write16(pkt: &mut [u8], off: usize, v: u16) -> Result<(), Skip> {
-    pkt.get_mut(off..off + 2).ok_or(Skip::Truncated)?.copy_from_slice(&v.to_be_bytes());
-    Ok(())
+/// Stores `new` at `off` of `pkt` (within `write_len`, by the plan's invariant).
+#[inline(always)]
+fn store(pkt: &mut [u8], off: usize, new: &[u8]) {
+    if let Some(field) = pkt.get_mut(off..off + new.len()) {
+        field.copy_from_slice(new);
+    }
 }
 
-/// Moves a port (or any 16-bit field) inside checksummed data; returns the change.
-fn set16(pkt: &mut [u8], off: usize, new: u16) -> Result<Delta, Skip> {
-    let old = word(pkt, off)?;
-    write16(pkt, off, new)?;
-    Ok(Delta::word(old, new))
-}
-
-/// Moves an address; returns the change.
-fn set_addr(pkt: &mut [u8], off: usize, new: &[u8]) -> Result<Delta, Skip> {
-    let field = pkt.get_mut(off..off + new.len()).ok_or(Skip::Truncated)?;
-    let d = Delta::of(field, new);
-    field.copy_from_slice(new);
-    Ok(d)
-}
-
-/// Updates a checksum field for a change `pseudo` of the pseudo-header and `data` of
-/// the bytes it covers; returns the change of the field itself.
-fn fix_check(pkt: &mut [u8], c: &Check, pseudo: Delta, data: Delta) -> Result<Delta, Skip> {
-    let old = word(pkt, c.off)?;
-    let pseudo = if c.pseudo { pseudo } else { Delta::ZERO };
-    let new = if c.partial {
-        // The device sums the data (ports included): only the pseudo-header moves.
-        pseudo.update_sum(old)
-    } else if c.zero_is_none && old == 0 {
-        0
-    } else {
-        let v = pseudo.plus(data).update_check(old);
-        if c.mangle_zero && v == 0 {
-            0xffff
-        } else {
-            v
-        }
-    };
-    write16(pkt, c.off, new)?;
-    Ok(Delta::word(old, new))
+/// Stores the first `addr_len` bytes of `new` at `off` (a store of known length).
+#[inline(always)]
+fn store_addr(pkt: &mut [u8], family: Family, off: usize, new: &[u8; 16]) {
+    match family {
+        Family::V4 => store(pkt, off, &new[..4]),
+        Family::V6 => store(pkt, off, new),
+    }
 }
 
 /// Rewrites a packet as [`plan`] planned. `pkt` must hold at least `plan.write_len`
-/// writable bytes from the network header on.
+/// writable bytes from the network header on; when it does not, nothing is written.
+#[inline(always)]
 pub fn apply(pkt: &mut [u8], plan: &Plan) -> Result<Rewritten, Skip> {
     let pkt = pkt.get_mut(..plan.write_len).ok_or(Skip::Truncated)?;
-    let family = plan.family;
-    let n = family.addr_len();
-    let mut done = Rewritten::default();
-
-    let mut pseudo = Delta::ZERO;
+    // No store below can fail: each lies within `write_len` (the plan's invariant).
     if let Some(new) = &plan.saddr {
-        pseudo = set_addr(pkt, family.saddr_off(), &new[..n])?;
-        done.l3_delta = pseudo;
-        if family == Family::V4 {
-            let c = Check { off: 10, pseudo: true, mangle_zero: false, zero_is_none: false, partial: false };
-            done.l3_delta = done.l3_delta.plus(fix_check(pkt, &c, pseudo, Delta::ZERO)?);
-        }
+        store_addr(pkt, plan.family, plan.family.saddr_off(), new);
     }
-
-    match &plan.l4 {
-        L4Fix::None => {}
-        L4Fix::Inet { port, check } => {
-            let data = match port {
-                Some((off, p)) => set16(pkt, *off, *p)?,
-                None => Delta::ZERO,
-            };
-            done.l4_delta = data.plus(fix_check(pkt, check, pseudo, data)?);
-        }
-        L4Fix::Sctp { l4_off, end, port, crc } => {
-            let mut d = set16(pkt, *l4_off, *port)?;
-            if *crc {
-                let sctp = pkt.get_mut(*l4_off..*end).ok_or(Skip::Truncated)?;
-                let new = crc32c::sctp_checksum(sctp);
-                d = d.plus(set_addr(sctp, 8, &new)?);
+    if let Some((off, new)) = &plan.inner_daddr {
+        store_addr(pkt, plan.family, *off, new);
+    }
+    for &(off, v) in plan.writes.words.iter().take(usize::from(plan.writes.n)) {
+        store(pkt, usize::from(off), &v.to_be_bytes());
+    }
+    let mut done = plan.done;
+    if let Some((start, end)) = plan.crc {
+        if let Some(sctp) = pkt.get_mut(start..end) {
+            let new = crc32c::sctp_checksum(sctp);
+            if let Some(field) = sctp.get_mut(8..12) {
+                done.l4_delta = done.l4_delta.plus(Delta::of(field, &new));
+                field.copy_from_slice(&new);
             }
-            done.l4_delta = d;
-        }
-        L4Fix::IcmpError { inner, check } => {
-            let mut data = Delta::ZERO;
-            let mut ipseudo = Delta::ZERO;
-            if let Some((off, new)) = &inner.daddr {
-                ipseudo = set_addr(pkt, *off, &new[..n])?;
-                data = data.plus(ipseudo);
-                if let Some(off) = inner.ip_check {
-                    let c = Check { off, pseudo: true, mangle_zero: false, zero_is_none: false, partial: false };
-                    data = data.plus(fix_check(pkt, &c, ipseudo, Delta::ZERO)?);
-                }
-            }
-            let mut idata = Delta::ZERO;
-            if let Some((off, p)) = inner.port {
-                idata = set16(pkt, off, p)?;
-                data = data.plus(idata);
-            }
-            if let Some(c) = &inner.l4_check {
-                data = data.plus(fix_check(pkt, c, ipseudo, idata)?);
-            }
-            done.l4_delta = data.plus(fix_check(pkt, check, pseudo, data)?);
         }
     }
     Ok(done)

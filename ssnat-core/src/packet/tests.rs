@@ -544,6 +544,43 @@ fn icmp_errors_translate_the_quoted_packet_like_the_flow() {
     }
 }
 
+/// A random mapping of every kind: keep, fixed, range, prefix; no, fixed or ranged ports.
+fn random_map(rng: &mut Rng, v6: bool) -> Mapping {
+    let n = if v6 { 16 } else { 4 };
+    let mut a = [0u8; 16];
+    a[..n].copy_from_slice(&rng.bytes(n));
+    let mut z = a;
+    let addr = match rng.below(4) {
+        0 => AddrMap::Keep,
+        1 => AddrMap::Range { min: a, max: a },
+        2 => {
+            // A range within one /64 (IPv6) or anywhere (IPv4).
+            let k = n - 1;
+            z[k] = z[k].saturating_add(rng.below(50) as u8);
+            if v6 {
+                z[14] = z[14].saturating_add(rng.below(3) as u8);
+            }
+            AddrMap::Range { min: a, max: z }
+        }
+        _ => {
+            let len = 1 + rng.below(n as u64 * 8) as u8;
+            for (j, byte) in a.iter_mut().enumerate().take(n) {
+                *byte &= !abi::host_mask_byte(usize::from(len), j);
+            }
+            AddrMap::Prefix { base: a, len }
+        }
+    };
+    let ports = match rng.below(3) {
+        0 => None,
+        1 => Some((1 + rng.below(65535) as u16, 0)).map(|(p, _)| (p, p)),
+        _ => {
+            let lo = 1 + rng.below(60000) as u16;
+            Some((lo, lo + rng.below(5000) as u16))
+        }
+    };
+    Mapping { family: if v6 { Family::V6 } else { Family::V4 }, addr, ports, seed: rng.next() as u32 }
+}
+
 /// A million random packets: valid checksums stay valid, the source lands in the
 /// mapping, nothing else moves.
 #[test]
@@ -569,38 +606,7 @@ fn property_million_random_packets() {
             b.pkt[b.l4 + 6] = 0;
             b.pkt[b.l4 + 7] = 0;
         }
-        let mut a = [0u8; 16];
-        a[..n].copy_from_slice(&rng.bytes(n));
-        let mut z = a;
-        let addr = match rng.below(4) {
-            0 => AddrMap::Keep,
-            1 => AddrMap::Range { min: a, max: a },
-            2 => {
-                // A range within one /64 (IPv6) or anywhere (IPv4).
-                let k = n - 1;
-                z[k] = z[k].saturating_add(rng.below(50) as u8);
-                if v6 {
-                    z[14] = z[14].saturating_add(rng.below(3) as u8);
-                }
-                AddrMap::Range { min: a, max: z }
-            }
-            _ => {
-                let len = 1 + rng.below(n as u64 * 8) as u8;
-                for (j, byte) in a.iter_mut().enumerate().take(n) {
-                    *byte &= !abi::host_mask_byte(usize::from(len), j);
-                }
-                AddrMap::Prefix { base: a, len }
-            }
-        };
-        let ports = match rng.below(3) {
-            0 => None,
-            1 => Some((1 + rng.below(65535) as u16, 0)).map(|(p, _)| (p, p)),
-            _ => {
-                let lo = 1 + rng.below(60000) as u16;
-                Some((lo, lo + rng.below(5000) as u16))
-            }
-        };
-        let map = Mapping { family: if v6 { Family::V6 } else { Family::V4 }, addr, ports, seed: rng.next() as u32 };
+        let map = random_map(&mut rng, v6);
         let before = b.clone();
         let res = rewrite(&mut b.pkt, &map);
         let so = if v6 { 8 } else { 12 };
@@ -667,4 +673,48 @@ fn garbage_never_panics() {
             assert_eq!(p, before);
         }
     }
+}
+
+/// The straight-through planner for common packets gives exactly the general
+/// planner's plan, on valid packets and on mutated ones (flipped header bytes,
+/// truncations, lying lengths, CHECKSUM_PARTIAL), or leaves the packet to it.
+#[test]
+fn common_path_equals_general_path() {
+    let count: u64 = std::env::var("SSNAT_PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(400_000);
+    let mut rng = Rng::new(1624);
+    let mut common = 0u64;
+    for _ in 0..count {
+        let v6 = rng.below(2) == 1;
+        let protos: &[u8] = if v6 {
+            &[proto::TCP, proto::UDP, proto::SCTP, proto::ICMPV6, proto::ICMP, proto::UDPLITE]
+        } else {
+            &[proto::TCP, proto::UDP, proto::SCTP, proto::ICMP, proto::ICMPV6, proto::DCCP]
+        };
+        let pr = protos[rng.below(protos.len() as u64) as usize];
+        let n = if v6 { 16 } else { 4 };
+        let (src, dst) = (rng.bytes(n), rng.bytes(n));
+        let payload = { let k = rng.below(48) as usize; rng.bytes(k) };
+        let mut b = build(v6, pr, &src, &dst, rng.next() as u16, rng.next() as u16, &payload);
+        if matches!(pr, proto::ICMP | proto::ICMPV6) && rng.below(3) > 0 {
+            // Echo requests and replies, and other types.
+            b.pkt[b.l4] = [0, 8, 128, 129, 3, 1][rng.below(6) as usize];
+        }
+        for _ in 0..rng.below(3) {
+            let at = rng.below(b.pkt.len().min(72) as u64) as usize;
+            b.pkt[at] = if rng.below(2) == 0 { rng.next() as u8 } else { b.pkt[at] ^ (1 << rng.below(8)) };
+        }
+        let mut len = b.pkt.len();
+        if rng.below(6) == 0 {
+            len = rng.below(len as u64 + 1) as usize;
+        }
+        let head = &b.pkt[..len];
+        let map = random_map(&mut rng, v6);
+        let cs = (rng.below(4) == 0).then_some(b.l4);
+        if let Some(p) = plan_common(head, len, &map, cs) {
+            common += 1;
+            assert_eq!(plan_any(head, len, &map, cs), Ok(p), "{:02x?} {map:?} {cs:?}", head);
+        }
+    }
+    std::eprintln!("{common} of {count} packets planned by the common path");
+    assert!(common * 4 > count, "only {common} of {count} took the common path");
 }
