@@ -699,6 +699,11 @@ fn common_path_equals_general_path() {
             // Echo requests and replies, and other types.
             b.pkt[b.l4] = [0, 8, 128, 129, 3, 1][rng.below(6) as usize];
         }
+        if let (Some((off, _)), 0) = (l4_check(pr, v6), rng.below(5)) {
+            // Zero (no checksum, for UDP over IPv4) and 0xffff checksums.
+            let v = if rng.below(2) == 0 { [0, 0] } else { [0xff, 0xff] };
+            b.pkt[b.l4 + off..b.l4 + off + 2].copy_from_slice(&v);
+        }
         for _ in 0..rng.below(3) {
             let at = rng.below(b.pkt.len().min(72) as u64) as usize;
             b.pkt[at] = if rng.below(2) == 0 { rng.next() as u8 } else { b.pkt[at] ^ (1 << rng.below(8)) };
