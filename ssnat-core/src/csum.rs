@@ -13,29 +13,12 @@ pub const fn fold(mut sum: u32) -> u16 {
     sum as u16
 }
 
-/// Sum of `data` as big-endian 32-bit words (`N` a multiple of 4), unfolded.
-#[inline]
-fn sum32<const N: usize>(data: &[u8; N]) -> u64 {
-    let mut acc = 0u64;
-    for w in data.chunks_exact(4) {
-        acc += u64::from(u32::from_be_bytes([w[0], w[1], w[2], w[3]]));
-    }
-    acc
-}
-
-/// Folds a 64-bit accumulator of 32-bit words to 16 bits (end-around carry).
-#[inline]
-const fn fold_wide(sum: u64) -> u16 {
-    let s = (sum & 0xffff_ffff) + (sum >> 32);
-    let s = (s & 0xffff_ffff) + (s >> 32);
-    fold(s as u32)
-}
-
 /// One's-complement addition of two accumulators.
 #[inline]
 pub const fn add(a: u32, b: u32) -> u32 {
     let (s, carry) = a.overflowing_add(b);
-    s + carry as u32
+    // Cannot wrap: with a carry, `s` is at most 2^32 - 2.
+    s.wrapping_add(carry as u32)
 }
 
 /// One's-complement sum of `data` as big-endian 16-bit words; an odd last byte is
@@ -75,11 +58,38 @@ impl Delta {
     }
 
     /// The change from address `old` to `new` (4 or 16 bytes: the length is known at
-    /// compile time, and the words are summed 32 bits at a time, which RFC 1071's
-    /// end-around carry makes the same sum).
+    /// compile time). The words are taken 32 bits at a time: 2^32 - 1 is a multiple of
+    /// 2^16 - 1, so one's-complement arithmetic on 32-bit words (end-around carry, `!`
+    /// for minus) gives the same 16-bit result once folded.
     #[inline(always)]
     pub fn of_addr<const N: usize>(old: &[u8; N], new: &[u8; N]) -> Delta {
-        Delta(add(u32::from(!fold_wide(sum32(old))), u32::from(fold_wide(sum32(new)))))
+        let word = |a: &[u8; N], i: usize| u32::from_be_bytes([a[i], a[i + 1], a[i + 2], a[i + 3]]);
+        let mut acc = 0u32;
+        for w in 0..N / 4 {
+            acc = add(add(acc, !word(old, 4 * w)), word(new, 4 * w));
+        }
+        Delta(acc)
+    }
+
+    /// [`Delta::of_addr`] with the words taken in memory order (`from_ne_bytes`): the
+    /// one's-complement sum is the same bytes whatever the order its words are read in
+    /// (RFC 1071, section 2(B)), so a checksum updated with such deltas, read and stored
+    /// in memory order too, comes out the same, without byte swaps. Such deltas are
+    /// turned into the numeric kind by [`Delta::from_memory_order`].
+    #[inline(always)]
+    pub fn of_addr_memory_order<const N: usize>(old: &[u8; N], new: &[u8; N]) -> Delta {
+        let word = |a: &[u8; N], i: usize| u32::from_ne_bytes([a[i], a[i + 1], a[i + 2], a[i + 3]]);
+        let mut acc = 0u32;
+        for w in 0..N / 4 {
+            acc = add(add(acc, !word(old, 4 * w)), word(new, 4 * w));
+        }
+        Delta(acc)
+    }
+
+    /// The numeric (big-endian) delta of one computed in memory order, folded.
+    #[inline(always)]
+    pub fn from_memory_order(self) -> Delta {
+        Delta(u32::from(u16::from_be_bytes(fold(self.0).to_ne_bytes())))
     }
 
     /// The change of one 16-bit word.
@@ -99,6 +109,18 @@ impl Delta {
     #[inline]
     pub fn folded(self) -> u16 {
         fold(self.0)
+    }
+
+    /// The opposite change.
+    #[must_use]
+    pub fn negate(self) -> Delta {
+        Delta(!self.0)
+    }
+
+    /// Whether the difference is zero (either one's-complement zero).
+    #[inline]
+    pub fn is_zero(self) -> bool {
+        matches!(fold(self.0), 0 | 0xffff)
     }
 
     /// Applies the change to a checksum field as transmitted (the complement of the

@@ -104,6 +104,8 @@ impl Family {
 pub enum AddrMap {
     /// The address is kept.
     Keep,
+    /// One address (a range of one, as [`Mapping::from_info`] gives it).
+    Fixed([u8; 16]),
     /// One address of `min..=max`, picked by a hash of the addresses (IPv6 ranges lie
     /// within one /64, which [`SsnatInfo::validate`] makes sure of).
     Range {
@@ -157,6 +159,8 @@ impl Mapping {
             AddrMap::Keep
         } else if info.flags & abi::F_PREFIX != 0 {
             AddrMap::Prefix { base: info.min_addr, len: info.prefix_len }
+        } else if info.min_addr == info.max_addr {
+            AddrMap::Fixed(info.min_addr)
         } else {
             AddrMap::Range { min: info.min_addr, max: info.max_addr }
         };
@@ -171,7 +175,7 @@ impl Mapping {
         let new = match &self.addr {
             AddrMap::Keep => return None,
             // The one address of a fixed mapping needs no work: inline.
-            AddrMap::Range { min, max } if min == max => *min,
+            AddrMap::Fixed(a) => *a,
             _ => self.pick_addr(saddr, daddr)?,
         };
         (!addr_eq(self.family, &new, saddr)).then_some(new)
@@ -182,6 +186,7 @@ impl Mapping {
     fn pick_addr(&self, saddr: &[u8], daddr: &[u8]) -> Option<[u8; 16]> {
         match &self.addr {
             AddrMap::Keep => None,
+            AddrMap::Fixed(a) => Some(*a),
             AddrMap::Range { min, max } => {
                 let h = hash::addr_hash(self.seed, saddr, daddr);
                 let mut new = *min;
@@ -551,59 +556,110 @@ fn inet_check(l3: &L3, off: usize, pseudo: bool, csum_start: Option<usize>) -> C
 /// `pkt_len` is the number of bytes the packet really has from the network header on;
 /// `csum_start` is where a pending `CHECKSUM_PARTIAL` checksum starts, relative to the
 /// network header.
-#[inline(always)]
 pub fn plan(head: &[u8], pkt_len: usize, map: &Mapping, csum_start: Option<usize>) -> Result<Plan, Skip> {
-    let head = head.get(..MAX_PLAN_LEN).unwrap_or(head);
-    match plan_common(head, pkt_len, map, csum_start) {
-        Some(plan) => Ok(plan),
-        None => plan_any(head, pkt_len, map, csum_start),
+    plan_any(head.get(..MAX_PLAN_LEN).unwrap_or(head), pkt_len, map, csum_start)
+}
+
+/// What [`rewrite`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The packet is rewritten.
+    Done(Rewritten),
+    /// The packet is left as it is, for this reason.
+    Skipped(Skip),
+    /// The rewrite needs `plan.write_len` writable bytes, more than were given: make
+    /// them writable and [`apply`] the plan. Nothing is written yet.
+    Later(Plan),
+}
+
+/// Rewrites the packet whose first `pkt.len()` bytes from the network header on are
+/// writable (the whole packet, or a prefix of it); `pkt_len` and `csum_start` as for
+/// [`plan`].
+///
+/// Common packets go straight through ([`rewrite_common`]); any other is planned and
+/// applied, or handed back when its rewrite reaches past the bytes given. Either way
+/// the bytes and sums come out as [`plan`] and [`apply`] make them.
+#[inline(always)]
+pub fn rewrite(pkt: &mut [u8], pkt_len: usize, map: &Mapping, csum_start: Option<usize>) -> Outcome {
+    if let Some(done) = rewrite_common(pkt, pkt_len, map, csum_start) {
+        return Outcome::Done(done);
+    }
+    rewrite_other(pkt, pkt_len, map, csum_start)
+}
+
+/// [`rewrite`] of any packet the common path leaves (kept out of line, so that the
+/// common path stays small).
+#[inline(never)]
+fn rewrite_other(pkt: &mut [u8], pkt_len: usize, map: &Mapping, csum_start: Option<usize>) -> Outcome {
+    match plan(pkt, pkt_len, map, csum_start) {
+        Err(why) => Outcome::Skipped(why),
+        Ok(p) if p.write_len > pkt.len() => Outcome::Later(p),
+        Ok(p) => match apply(pkt, &p) {
+            Ok(done) => Outcome::Done(done),
+            Err(why) => Outcome::Skipped(why),
+        },
     }
 }
 
-/// The common case, straight through: an IPv4 header without options or an IPv6
-/// header without extension headers, not a fragment, followed by a TCP, UDP or SCTP
-/// header or an ICMP/ICMPv6 echo message that the packet holds whole, and something
-/// to change. Returns exactly the plan [`plan_any`] returns for such a packet (a host
-/// test and the fuzz target hold the two to that), and `None` for any other packet,
-/// skipped ones included, which [`plan_any`] then looks at.
+/// The common case, straight through, in place: an IPv4 header without options or an
+/// IPv6 header without extension headers, not a fragment, followed by a TCP, UDP or
+/// SCTP header or an ICMP/ICMPv6 echo message that `pkt` holds whole (SCTP: the whole
+/// packet), and something to change. Writes exactly what [`plan`] and [`apply`] would
+/// (a host test and the fuzz target hold the two to that) and returns the sums; for
+/// any other packet, skipped ones included, it returns `None` having written nothing.
 #[inline(always)]
-fn plan_common(head: &[u8], pkt_len: usize, map: &Mapping, csum_start: Option<usize>) -> Option<Plan> {
-    let family = map.family;
-    let (l4_off, end, proto, saddr, daddr) = match family {
+pub fn rewrite_common(pkt: &mut [u8], pkt_len: usize, map: &Mapping, csum_start: Option<usize>) -> Option<Rewritten> {
+    match map.family {
         Family::V4 => {
-            let ip = chunk::<20>(head, 0)?;
+            let ip = chunk::<20>(pkt, 0)?;
             let tot = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
             // Version 4, no options, not a fragment, a total length that fits.
             if ip[0] != 0x45 || ip[6] & 0x3f != 0 || ip[7] != 0 || tot < 20 || tot > pkt_len {
                 return None;
             }
-            (20, tot, ip[9], &ip[12..16], &ip[16..20])
+            let proto = ip[9];
+            common::<4>(pkt, 20, tot, proto, map, csum_start)
         }
         Family::V6 => {
-            let ip = chunk::<40>(head, 0)?;
+            let ip = chunk::<40>(pkt, 0)?;
             let end = 40 + usize::from(u16::from_be_bytes([ip[4], ip[5]]));
             // Version 6, a payload length that is not zero (jumbo) and fits.
             if ip[0] >> 4 != 6 || end == 40 || end > pkt_len {
                 return None;
             }
-            (40, end, ip[6], &ip[8..24], &ip[24..40])
+            let proto = ip[6];
+            common::<16>(pkt, 40, end, proto, map, csum_start)
         }
-    };
-    let v4 = family == Family::V4;
+    }
+}
+
+/// [`rewrite_common`] for addresses of `N` bytes (4: IPv4, 16: IPv6), the L4 header at
+/// `l4_off`, the packet ending at `end`: checks the L4 header, then hands each
+/// protocol's constants to [`finish`], which is compiled once for each.
+#[inline(always)]
+fn common<const N: usize>(
+    pkt: &mut [u8],
+    l4_off: usize,
+    end: usize,
+    proto: u8,
+    map: &Mapping,
+    csum_start: Option<usize>,
+) -> Option<Rewritten> {
+    let v4 = N == 4;
     let partial = csum_start == Some(l4_off);
+    let room = end.checked_sub(l4_off)?;
     // The L4 header's first 8 bytes hold both ports (or the echo identifier) and, but
-    // for TCP and SCTP, the checksum; the packet must hold the whole header.
-    let h = chunk::<8>(head, l4_off)?;
-    let (sport, dport) = (u16::from_be_bytes([h[0], h[1]]), u16::from_be_bytes([h[2], h[3]]));
-    let room = end - l4_off;
-    let (port_off, id_port, check) = match proto {
+    // for TCP and SCTP, the checksum.
+    let h = *chunk::<8>(pkt, l4_off)?;
+    let l4 = L4 { off: l4_off, end, proto, sport: u16::from_be_bytes([h[0], h[1]]), dport: u16::from_be_bytes([h[2], h[3]]) };
+    match proto {
         proto::TCP => {
-            let t = chunk::<20>(head, l4_off)?;
+            let t = chunk::<20>(pkt, l4_off)?;
             if room < 20 || t[12] >> 4 < 5 {
                 return None;
             }
             let c = Check { off: l4_off + 16, pseudo: true, mangle_zero: false, zero_is_none: false, partial };
-            (0, (sport, dport), Some((c, u16::from_be_bytes([t[16], t[17]]))))
+            finish::<N>(pkt, map, l4, 0, Some(c))
         }
         proto::UDP => {
             let len = usize::from(u16::from_be_bytes([h[4], h[5]]));
@@ -611,79 +667,116 @@ fn plan_common(head: &[u8], pkt_len: usize, map: &Mapping, csum_start: Option<us
                 return None;
             }
             let c = Check { off: l4_off + 6, pseudo: true, mangle_zero: true, zero_is_none: v4, partial };
-            (0, (sport, dport), Some((c, u16::from_be_bytes([h[6], h[7]]))))
+            finish::<N>(pkt, map, l4, 0, Some(c))
         }
         proto::SCTP => {
-            if room < 12 || head.len() < l4_off + 12 {
+            if room < 12 || pkt.len() < l4_off + 12 {
                 return None;
             }
-            (0, (sport, dport), None)
+            // No pseudo-header; the CRC32c covers the port unless the device computes it.
+            finish::<N>(pkt, map, L4 { end: if partial { 0 } else { end }, ..l4 }, 0, None)
         }
         proto::ICMP | proto::ICMPV6 if (proto == proto::ICMP) == v4 => {
             let echo = if v4 { h[0] == 0 || h[0] == 8 } else { h[0] == 128 || h[0] == 129 };
             if !echo || room < 8 {
                 return None;
             }
+            // The identifier plays the source port, with no destination port.
             let c = Check { off: l4_off + 2, pseudo: !v4, mangle_zero: false, zero_is_none: false, partial };
-            let id = u16::from_be_bytes([h[4], h[5]]);
-            (4, (id, 0), Some((c, u16::from_be_bytes([h[2], h[3]]))))
+            finish::<N>(pkt, map, L4 { sport: u16::from_be_bytes([h[4], h[5]]), dport: 0, ..l4 }, 4, Some(c))
         }
-        _ => return None,
-    };
-    let new_saddr = map.map_addr(saddr, daddr);
-    let new_port = map.map_port(saddr, daddr, proto, id_port.0, id_port.1);
-    if new_saddr.is_none() && new_port.is_none() {
-        // Nothing to change: plan_any says why.
+        _ => None,
+    }
+}
+
+/// The L4 facts [`finish`] works from.
+#[derive(Clone, Copy)]
+struct L4 {
+    /// Offset of the L4 header.
+    off: usize,
+    /// End of the packet; SCTP: of the bytes its CRC32c covers, or 0 when the device
+    /// computes it.
+    end: usize,
+    proto: u8,
+    /// The flow's source port (or echo identifier) and destination port.
+    sport: u16,
+    dport: u16,
+}
+
+/// The rest of [`rewrite_common`]: maps the source, then stores address, port (at
+/// `port_off` into the L4 header) and checksums, or SCTP's CRC32c when `check` is
+/// `None`.
+#[inline(always)]
+fn finish<const N: usize>(pkt: &mut [u8], map: &Mapping, l4: L4, port_off: usize, check: Option<Check>) -> Option<Rewritten> {
+    let v4 = N == 4;
+    let (saddr_off, daddr_off) = if v4 { (12, 16) } else { (8, 24) };
+    let saddr = *chunk::<N>(pkt, saddr_off)?;
+    let daddr = *chunk::<N>(pkt, daddr_off)?;
+    let new_saddr = map.map_addr(&saddr, &daddr);
+    let new_port = map.map_port(&saddr, &daddr, l4.proto, l4.sport, l4.dport);
+    // SCTP's CRC covers the whole packet: it must all be here.
+    let crc = check.is_none() && new_port.is_some() && l4.end != 0;
+    if (new_saddr.is_none() && new_port.is_none()) || (crc && pkt.len() < l4.end) {
+        // Nothing to change, or more to do than the bytes given allow: `plan` says
+        // which.
         return None;
     }
+    // Checksums are read, updated and stored in memory order (no byte swaps: see
+    // `Delta::of_addr_memory_order`); the sums returned are turned back at the end.
+    let raw = |off: usize| chunk::<2>(pkt, off).map(|w| u16::from_ne_bytes(*w));
+    let mem = |v: u16| u16::from_ne_bytes(v.to_be_bytes());
+    let old_check = match &check {
+        Some(c) => Some(raw(c.off)?),
+        None => None,
+    };
+    let old_ipc = if v4 { raw(10)? } else { 0 };
 
-    // The stores in plan_any's order: IPv4 header checksum, port, L4 checksum.
-    let mut words = [(0u16, 0u16); MAX_WORDS];
-    let mut n = 0u8;
-    let mut reach = 0;
-    let mut done = Rewritten::default();
+    // Every offset below was read above: no store can fail.
+    let mut l3 = Delta::ZERO;
     let mut pseudo = Delta::ZERO;
     if let Some(new) = &new_saddr {
-        pseudo = addr_delta(family, saddr, new).ok()?;
-        done.l3_delta = pseudo;
-        reach = family.saddr_off() + family.addr_len();
+        let new = chunk::<N>(new, 0)?;
+        pseudo = Delta::of_addr_memory_order(&saddr, new);
+        l3 = pseudo;
         if v4 {
-            let old = be16(head, 10)?;
-            let ipc = pseudo.update_check(old);
-            done.l3_delta = pseudo.plus(Delta::word(old, ipc));
-            words[0] = (10, ipc);
-            n = 1;
+            let ipc = pseudo.update_check(old_ipc);
+            l3 = pseudo.plus(Delta::word(old_ipc, ipc));
+            store(pkt, 10, &ipc.to_ne_bytes());
         }
+        store(pkt, saddr_off, new);
     }
     let mut data = Delta::ZERO;
     if let Some(p) = new_port {
-        data = Delta::word(id_port.0, p);
-        words[usize::from(n)] = ((l4_off + port_off) as u16, p);
-        n += 1;
-        reach = reach.max(l4_off + port_off + 2);
+        data = Delta::word(mem(l4.sport), mem(p));
+        store(pkt, l4.off + port_off, &p.to_be_bytes());
     }
-    let mut crc = None;
-    match check {
-        Some((c, old)) => {
-            let new = c.update(old, pseudo, data);
-            words[usize::from(n)] = (c.off as u16, new);
-            n += 1;
-            reach = reach.max(c.off + 2);
-            done.l4_delta = data.plus(Delta::word(old, new));
-        }
-        None => {
-            // SCTP: no pseudo-header; the CRC32c covers the port unless the device
-            // computes it.
-            done.l4_delta = data;
-            if new_port.is_some() && !partial {
-                crc = Some((l4_off, end));
-                reach = reach.max(end);
-            }
-        }
+    let mut l4_delta = data;
+    if let (Some(c), Some(old)) = (&check, old_check) {
+        let new = c.update(old, pseudo, data);
+        store(pkt, c.off, &new.to_ne_bytes());
+        l4_delta = data.plus(Delta::word(old, new));
     }
-    let writes = Writes { words, n, end: reach };
-    // INVARIANT: `reach` is past every store.
-    Some(Plan { family, saddr: new_saddr, inner_daddr: None, writes, crc, done, write_len: reach })
+    let mut done = Rewritten { l3_delta: l3.from_memory_order(), l4_delta: l4_delta.from_memory_order() };
+    if crc {
+        done.l4_delta = done.l4_delta.plus(store_crc(pkt, l4.off, l4.end));
+    }
+    Some(done)
+}
+
+/// Recomputes and stores the CRC32c of the SCTP packet at `start..end` of `pkt`;
+/// returns the change of the field.
+#[inline(never)]
+fn store_crc(pkt: &mut [u8], start: usize, end: usize) -> Delta {
+    let Some(sctp) = pkt.get_mut(start..end) else { return Delta::ZERO };
+    let new = crc32c::sctp_checksum(sctp);
+    match sctp.get_mut(8..12) {
+        Some(field) => {
+            let d = Delta::of(field, &new);
+            field.copy_from_slice(&new);
+            d
+        }
+        None => Delta::ZERO,
+    }
 }
 
 /// Any packet: the general planner.
@@ -967,13 +1060,7 @@ pub fn apply(pkt: &mut [u8], plan: &Plan) -> Result<Rewritten, Skip> {
     }
     let mut done = plan.done;
     if let Some((start, end)) = plan.crc {
-        if let Some(sctp) = pkt.get_mut(start..end) {
-            let new = crc32c::sctp_checksum(sctp);
-            if let Some(field) = sctp.get_mut(8..12) {
-                done.l4_delta = done.l4_delta.plus(Delta::of(field, &new));
-                field.copy_from_slice(&new);
-            }
-        }
+        done.l4_delta = done.l4_delta.plus(store_crc(pkt, start, end));
     }
     Ok(done)
 }
