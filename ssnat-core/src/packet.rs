@@ -102,10 +102,11 @@ impl Family {
 /// How the source address is chosen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AddrMap {
+    /// One address (a range of one, as [`Mapping::from_info`] gives it). First: the
+    /// packet path tests for it first.
+    Fixed([u8; 16]),
     /// The address is kept.
     Keep,
-    /// One address (a range of one, as [`Mapping::from_info`] gives it).
-    Fixed([u8; 16]),
     /// One address of `min..=max`, picked by a hash of the addresses (IPv6 ranges lie
     /// within one /64, which [`SsnatInfo::validate`] makes sure of).
     Range {
@@ -173,9 +174,9 @@ impl Mapping {
     #[inline(always)]
     pub fn map_addr(&self, saddr: &[u8], daddr: &[u8]) -> Option<[u8; 16]> {
         let new = match &self.addr {
-            AddrMap::Keep => return None,
             // The one address of a fixed mapping needs no work: inline.
             AddrMap::Fixed(a) => *a,
+            AddrMap::Keep => return None,
             _ => self.pick_addr(saddr, daddr)?,
         };
         (!addr_eq(self.family, &new, saddr)).then_some(new)
