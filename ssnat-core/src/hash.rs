@@ -23,6 +23,7 @@ fn fmix(mut h: u32) -> u32 {
     h ^ (h >> 16)
 }
 
+#[inline(always)]
 fn mix_bytes(mut h: u32, bytes: &[u8]) -> u32 {
     let mut chunks = bytes.chunks_exact(4);
     for c in &mut chunks {
@@ -38,6 +39,7 @@ fn mix_bytes(mut h: u32, bytes: &[u8]) -> u32 {
 }
 
 /// Hash of a source/destination address pair.
+#[inline(always)]
 pub fn addr_hash(seed: u32, saddr: &[u8], daddr: &[u8]) -> u64 {
     let h = mix_bytes(mix_bytes(seed ^ 0x5353_4e41, saddr), daddr);
     let lo = fmix(h);
@@ -46,6 +48,7 @@ pub fn addr_hash(seed: u32, saddr: &[u8], daddr: &[u8]) -> u64 {
 }
 
 /// Hash of a whole flow.
+#[inline(always)]
 pub fn flow_hash(seed: u32, saddr: &[u8], daddr: &[u8], proto: u8, sport: u16, dport: u16) -> u32 {
     let h = mix_bytes(mix_bytes(seed, saddr), daddr);
     let h = mix(h, (u32::from(proto) << 16) ^ 0x0050_4f52);

@@ -189,7 +189,11 @@ impl Mapping {
             AddrMap::Keep => None,
             AddrMap::Fixed(a) => Some(*a),
             AddrMap::Range { min, max } => {
-                let h = hash::addr_hash(self.seed, saddr, daddr);
+                // (addresses of a length known at compile time: the hash unrolls)
+                let h = match self.family {
+                    Family::V4 => hash::addr_hash(self.seed, chunk::<4>(saddr, 0)?, chunk::<4>(daddr, 0)?),
+                    Family::V6 => hash::addr_hash(self.seed, chunk::<16>(saddr, 0)?, chunk::<16>(daddr, 0)?),
+                };
                 let mut new = *min;
                 // The low 64 bits vary (IPv4: the low 32 bits of an 8-byte window).
                 let (lo, len) = if self.family == Family::V4 { (0, 4) } else { (8, 8) };
@@ -240,7 +244,11 @@ impl Mapping {
     #[inline(never)]
     fn pick_port(&self, saddr: &[u8], daddr: &[u8], proto: u8, sport: u16, dport: u16) -> u16 {
         let (min, max) = self.ports.unwrap_or((0, 0));
-        let h = hash::flow_hash(self.seed, saddr, daddr, proto, sport, dport);
+        let h = match (self.family, chunk::<4>(saddr, 0), chunk::<4>(daddr, 0), chunk::<16>(saddr, 0), chunk::<16>(daddr, 0)) {
+            (Family::V4, Some(s), Some(d), _, _) => hash::flow_hash(self.seed, s, d, proto, sport, dport),
+            (Family::V6, _, _, Some(s), Some(d)) => hash::flow_hash(self.seed, s, d, proto, sport, dport),
+            _ => hash::flow_hash(self.seed, saddr, daddr, proto, sport, dport),
+        };
         let off = hash::pick(u64::from(h) << 32, u64::from(max.saturating_sub(min)));
         min.wrapping_add(off as u16)
     }
