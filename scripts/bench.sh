@@ -1,45 +1,66 @@
 #!/usr/bin/env bash
-# `make bench`: instructions per packet of the pure packet path, counted by
+# `make bench`, host part: instructions per packet of the pure packet path, counted by
 # valgrind's callgrind (exact and repeatable, unlike timings), for each protocol and
-# mapping mode, side by side in one run; printed as a table of counts and ratios and
-# written to bench/results/.
+# mapping mode, side by side in one run, with the C floor (bench/c/floor.c: the same
+# IPv4/UDP rewrite written as netfilter's C code writes it, gcc -O2) as the first row.
+# The bench is built with the bench-core profile: one codegen unit, opt-level 2, as
+# the kernel builds the module. Printed as a table and written to bench/results/ as
+# Markdown and CSV. Then the in-guest forwarding benchmark (scripts/bench-guest.sh),
+# unless BENCH_HOST_ONLY=1.
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 cd "$ssnat_repo"
 command -v valgrind >/dev/null || die "valgrind not installed (scripts/setup.sh installs it)"
-cargo build -q --release -p ssnat-bench
-bin=$CARGO_TARGET_DIR/release/ssnat-bench
-N=${BENCH_PACKETS:-20000}
+cargo build -q --profile bench-core -p ssnat-bench
+bin=$CARGO_TARGET_DIR/bench-core/ssnat-bench
+N=${BENCH_PACKETS_HOST:-20000}
 out=bench/results
 mkdir -p "$out"
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# Instructions inside process() (inclusive) for N packets.
+# Instructions inside the measured function (inclusive) for N packets.
 measure() { # SCENARIO [--full]
 	local fn=process
+	case $1 in c-*) fn=process_c ;; esac
 	[ "${2:-}" = --full ] && fn=process_full_recompute
 	valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.out" \
 		--toggle-collect="*ssnat_bench*$fn*" "$bin" "$1" "$N" ${2:-} >/dev/null 2>&1 ||
 		die "callgrind failed for $1"
-	awk '/^(summary|totals):/ { print $2; exit }' "$tmp/cg.out"
+	awk -v n="$N" '/^(summary|totals):/ { printf "%.1f", $2 / n; exit }' "$tmp/cg.out"
 }
 
-base=""
+csv=$out/core-$stamp.csv
+md=$out/core-$stamp.md
+echo "scenario,instr_per_pkt,vs_c_floor,full_recompute,incr_vs_full" >"$csv"
+floor=""
+for s in $($bin --list); do
+	per=$(measure "$s")
+	[ -n "$floor" ] || floor=$per
+	full=-
+	case $s in c-*) ;; *) full=$(measure "$s" --full) ;; esac
+	ratio=$(awk -v a="$per" -v b="$floor" 'BEGIN { printf "%.2f", a / b }')
+	incr=-
+	[ "$full" = - ] || incr=$(awk -v a="$per" -v b="$full" 'BEGIN { printf "%.2f", a / b }')
+	echo "$s,$per,$ratio,$full,$incr" >>"$csv"
+done
 {
-	printf '%-16s %12s %10s %14s %10s\n' scenario "instr/pkt" "vs udp4" "full-recompute" "incr/full"
-	for s in $($bin --list); do
-		ir=$(measure "$s")
-		full=$(measure "$s" --full)
-		per=$(awk -v a="$ir" -v n="$N" 'BEGIN { printf "%.1f", a / n }')
-		perf=$(awk -v a="$full" -v n="$N" 'BEGIN { printf "%.1f", a / n }')
-		[ -n "$base" ] || base=$per
-		printf '%-16s %12s %10s %14s %10s\n' "$s" "$per" \
-			"$(awk -v a="$per" -v b="$base" 'BEGIN { printf "%.2f", a / b }')" "$perf" \
-			"$(awk -v a="$per" -v b="$perf" 'BEGIN { printf "%.2f", a / b }')"
-	done
-} | tee "$out/core-$stamp.txt"
-cp "$out/core-$stamp.txt" "$out/core-latest.txt"
-echo "($N packets per scenario, 160-byte payload; full-recompute adds a from-scratch sum over the"
-echo " pseudo-header and segment to the same rewrite. Written to $out/core-$stamp.txt)"
+	echo "Pure packet path, instructions per packet (callgrind, host, $(rustc --version | cut -d' ' -f1-2), $N packets per scenario, 160-byte payload, $(date -u +%Y-%m-%d))"
+	echo
+	echo "| scenario | instr/pkt | vs C floor | full recompute | incremental/full |"
+	echo "| --- | ---: | ---: | ---: | ---: |"
+	tail -n +2 "$csv" | awk -F, '{ printf "| %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5 }'
+	echo
+	echo "c-udp4-fixed is the C floor (bench/c/floor.c, gcc -O2). \"full recompute\" adds a"
+	echo "from-scratch sum over the pseudo-header and segment to the same rewrite."
+} >"$md"
+column -s, -t <"$csv"
+cp "$csv" "$out/core-latest.csv"
+cp "$md" "$out/core-latest.md"
+rm -f "$out/core-latest.txt"
+echo "(written to $md and $csv)"
+
+if [ "${BENCH_HOST_ONLY:-0}" != 1 ] && [ -x scripts/bench-guest.sh ]; then
+	scripts/bench-guest.sh
+fi

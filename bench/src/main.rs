@@ -140,6 +140,9 @@ const SCENARIOS: &[Scenario] = &[
     Scenario { name: "tcp6-fixed", v6: true, proto: 6, map: fixed },
     Scenario { name: "icmp6-fixed", v6: true, proto: 58, map: fixed },
     Scenario { name: "sctp6-fixed", v6: true, proto: 132, map: fixed },
+    // UDP-Lite takes the general planner (plan + apply), not the common path.
+    Scenario { name: "udplite4-fixed", v6: false, proto: 136, map: fixed },
+    Scenario { name: "udplite6-fixed", v6: true, proto: 136, map: fixed },
 ];
 
 /// The measured function: one packet through `packet::rewrite`, as the kernel runs it
