@@ -582,8 +582,9 @@ pub enum Outcome {
 }
 
 /// Rewrites the packet whose first `pkt.len()` bytes from the network header on are
-/// writable (the whole packet, or a prefix of it); `pkt_len` and `csum_start` as for
-/// [`plan`].
+/// writable: the whole packet, or a prefix of it of at least
+/// `min(pkt_len, MAX_PLAN_LEN)` bytes, as [`plan`] needs (with less, use
+/// [`rewrite_common`] alone); `pkt_len` and `csum_start` as for [`plan`].
 ///
 /// Common packets go straight through ([`rewrite_common`]); any other is planned and
 /// applied, or handed back when its rewrite reaches past the bytes given. Either way

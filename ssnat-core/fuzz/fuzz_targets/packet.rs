@@ -2,7 +2,9 @@
 //! (the kernel builds with overflow checks, where a panic is a BUG), must leave a
 //! packet it refuses untouched, and must keep every one's-complement sum it does not
 //! own: the IPv4 header still sums as before, and outside the bytes it may change
-//! nothing moves.
+//! nothing moves. The one-pass `rewrite` (the kernel's path for linear packets, with
+//! its straight-through common case) must write exactly what `plan` and `apply` write,
+//! whole or given only a prefix of the packet.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -27,9 +29,10 @@ fuzz_target!(|data: &[u8]| {
     if min > max {
         core::mem::swap(&mut min, &mut max);
     }
-    let addr = match ctl[33] % 3 {
+    let addr = match ctl[33] % 4 {
         0 => AddrMap::Keep,
         1 => AddrMap::Range { min, max },
+        2 => AddrMap::Fixed(min),
         _ => AddrMap::Prefix { base: min, len: 1 + ctl[34] % (n as u8 * 8) },
     };
     let lo = u16::from_be_bytes([ctl[35], ctl[36]]).max(1);
@@ -38,17 +41,53 @@ fuzz_target!(|data: &[u8]| {
     let map = Mapping { family, addr, ports, seed: u32::from(ctl[39]) };
     let csum_start = (ctl[38] & 2 == 2).then_some(usize::from(ctl[38] >> 2));
 
+    // The one-pass rewrite, on all of the packet or on a writable prefix of it.
+    let mut one = pkt.to_vec();
+    let give = if ctl[34] & 0x80 != 0 { usize::from(ctl[37]).min(one.len()) } else { one.len() };
+    // As the kernel calls them: rewrite() with the headers there, rewrite_common() alone
+    // with less.
+    let outcome = if give >= pkt.len().min(packet::MAX_PLAN_LEN) {
+        packet::rewrite(&mut one[..give], pkt.len(), &map, csum_start)
+    } else {
+        match packet::rewrite_common(&mut one[..give], pkt.len(), &map, csum_start) {
+            Some(d) => packet::Outcome::Done(d),
+            None => packet::Outcome::Skipped(packet::Skip::HeaderChain),
+        }
+    };
+    let short = give < pkt.len().min(packet::MAX_PLAN_LEN);
+
     let mut buf = pkt.to_vec();
     let head_len = buf.len().min(packet::MAX_PLAN_LEN);
     let plan = match packet::plan(&buf[..head_len], buf.len(), &map, csum_start) {
         Ok(p) => p,
-        Err(_) => return,
+        Err(why) => {
+            // Refused by the planner: by the one-pass rewrite too, for the same
+            // reason when it had the packet whole, and untouched.
+            assert_eq!(one, pkt, "a packet the planner refuses changed in rewrite");
+            if !short {
+                assert_eq!(outcome, packet::Outcome::Skipped(why));
+            }
+            return;
+        }
     };
     assert!(plan.write_len <= buf.len());
     let before = buf.clone();
     match packet::apply(&mut buf, &plan) {
         Err(_) => assert_eq!(buf, before, "a refused packet changed"),
-        Ok(_) => {
+        Ok(done) => {
+            match outcome {
+                packet::Outcome::Done(d) => {
+                    assert_eq!(one, buf, "rewrite and plan + apply wrote different bytes");
+                    let same = |a: csum::Delta, b: csum::Delta| a.plus(b.negate()).is_zero();
+                    assert!(same(d.l3_delta, done.l3_delta) && same(d.l4_delta, done.l4_delta));
+                }
+                packet::Outcome::Later(p) => {
+                    assert_eq!(one, pkt, "rewrite wrote before handing the plan back");
+                    assert!(p.write_len > give);
+                }
+                packet::Outcome::Skipped(_) if short => assert_eq!(one, pkt, "rewrite_common gave up but wrote"),
+                packet::Outcome::Skipped(why) => panic!("rewrite skipped ({why:?}) what plan rewrites"),
+            }
             // Beyond the bytes made writable, nothing moved.
             assert_eq!(buf[plan.write_len..], before[plan.write_len..]);
             if !v6 {
