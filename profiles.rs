@@ -16,7 +16,8 @@
 use crate::abi::{self, SsnatInfo, PROFILE_NAME_LEN};
 use crate::genetlink::{self, Attrs, Dump, Handler, Op, Policy, Request};
 use crate::genl::{self, attr, cmd};
-use crate::rcu_box::RcuBox;
+use crate::packet::Mapping;
+use crate::rcu_box::{RcuBox, ReadSide};
 use crate::xtables::{self, Net, PerCpuCounters};
 use core::sync::atomic::{AtomicU32, Ordering};
 use kernel::ffi::c_long;
@@ -69,11 +70,24 @@ extern "C" fn net_exit(net: *const Net) {
     changed(&table);
 }
 
+/// A profile's mapping: as netlink set it, and as the packet path uses it.
+pub struct Current {
+    info: SsnatInfo,
+    /// `Mapping::from_info(&info)`, made once when the mapping is set.
+    pub map: Mapping,
+}
+
+impl Current {
+    fn new(info: SsnatInfo) -> Current {
+        Current { info, map: Mapping::from_info(&info) }
+    }
+}
+
 /// A named mapping of one network namespace.
 pub struct Profile {
     net: usize,
     name: Name,
-    info: RcuBox<SsnatInfo>,
+    info: RcuBox<Current>,
     /// Rules that use the profile.
     rules: AtomicU32,
     /// Per-CPU counters, in [`genl::COUNTERS`] order.
@@ -82,12 +96,12 @@ pub struct Profile {
 
 impl Profile {
     /// The mapping, for the packet path.
-    pub fn mapping<'a>(&'a self, guard: &'a rcu::Guard) -> &'a SsnatInfo {
-        self.info.get(guard)
+    pub fn mapping<'a, R: ReadSide>(&'a self, read: &'a R) -> &'a Mapping {
+        &self.info.get(read).map
     }
 
     fn snapshot(&self) -> SsnatInfo {
-        *self.info.get(&rcu::read_lock())
+        self.info.get(&rcu::read_lock()).info
     }
 
     fn name_bytes(&self) -> &[u8] {
@@ -302,7 +316,7 @@ impl Handler for Control {
                     Profile {
                         net,
                         name,
-                        info: RcuBox::new(info, GFP_KERNEL)?,
+                        info: RcuBox::new(Current::new(info), GFP_KERNEL)?,
                         rules: AtomicU32::new(0),
                         stats: PerCpuCounters::new(genl::COUNTERS.len())?,
                     },
@@ -317,7 +331,7 @@ impl Handler for Control {
             cmd::SET => {
                 let name = req_name(req)?;
                 let info = req_mapping(req)?;
-                let new = KBox::new(info, GFP_KERNEL)?;
+                let new = KBox::new(Current::new(info), GFP_KERNEL)?;
                 let table = PROFILES.lock();
                 let p = table[find(req, &table, net, &name)?].clone();
                 if p.snapshot().family != info.family && p.rules.load(Ordering::Relaxed) != 0 {

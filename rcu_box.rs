@@ -12,6 +12,18 @@ use core::sync::atomic::{AtomicPtr, Ordering};
 use kernel::prelude::*;
 use kernel::sync::rcu;
 
+/// Proof of being inside an RCU read-side critical section, for as long as the
+/// value is borrowed.
+///
+/// # Safety
+///
+/// A value of an implementing type may only exist while the code holding it runs in an
+/// RCU read-side critical section that lasts at least as long as the value.
+pub unsafe trait ReadSide {}
+
+// SAFETY: a guard holds `rcu_read_lock()` until it is dropped.
+unsafe impl ReadSide for rcu::Guard {}
+
 /// A `KBox<T>` published to RCU readers.
 ///
 /// # Invariants
@@ -37,12 +49,14 @@ impl<T> RcuBox<T> {
         Ok(RcuBox { ptr: AtomicPtr::new(KBox::into_raw(b)), _owns: PhantomData })
     }
 
-    /// The current value, valid for as long as the read-side critical section lasts.
-    pub fn get<'a>(&'a self, _guard: &'a rcu::Guard) -> &'a T {
+    /// The current value, valid for as long as the read-side critical section lasts:
+    /// a [`rcu::Guard`], or the netfilter hook's own (`xtables::HookRcu`).
+    pub fn get<'a, R: ReadSide>(&'a self, _read: &'a R) -> &'a T {
         // SAFETY: the pointer is a live `KBox` (type invariant). A `replace` that swaps it
         // out waits for a grace period before freeing it, and that grace period cannot
-        // end while `_guard`'s critical section, which bounds `'a`, is open. `Acquire`
-        // pairs with the `AcqRel` swap, so the value's initialisation is visible.
+        // end while `_read`'s critical section, which bounds `'a`, is open (`ReadSide`'s
+        // contract). `Acquire` pairs with the `AcqRel` swap, so the value's
+        // initialisation is visible.
         unsafe { &*self.ptr.load(Ordering::Acquire) }
     }
 

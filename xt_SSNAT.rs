@@ -34,10 +34,9 @@ pub mod rcu_box;
 pub mod xtables;
 
 use abi::SsnatInfo;
-use kernel::sync::rcu;
-use packet::{Family, Mapping, Skip};
+use packet::{Mapping, Outcome, Plan, Rewritten, Skip};
 use profiles::{ProfileUse, UseError};
-use xtables::{CheckContext, RuleDesc, RuleStats, SkBuff, Verdict};
+use xtables::{CheckContext, HookRcu, Packet, RuleDesc, RuleStats, SkBuff, Verdict};
 
 module! {
     type: SsnatModule,
@@ -51,9 +50,11 @@ module! {
 /// The `SSNAT` target.
 struct Ssnat;
 
-/// What a rule keeps: its counters, and with `--profile` the profile it uses.
+/// What a rule keeps: its counters, its mapping (made once, here, rather than from
+/// the info blob for every packet), and with `--profile` the profile it uses instead.
 struct RuleState {
     stats: RuleStats,
+    map: Mapping,
     profile: Option<ProfileUse>,
 }
 
@@ -63,6 +64,15 @@ impl RuleState {
         self.stats.count(idx, n);
         if let Some(u) = &self.profile {
             u.profile.stats.add(idx, n);
+        }
+    }
+
+    /// Counts a packet of `len` bytes rewritten, in the rule and in its profile.
+    fn count_rewritten(&self, len: usize) {
+        let len = len as u64;
+        self.stats.count2(counter::PACKETS, 1, counter::BYTES, len);
+        if let Some(u) = &self.profile {
+            u.profile.stats.add2(counter::PACKETS, 1, counter::BYTES, len);
         }
     }
 }
@@ -173,26 +183,27 @@ impl xtables::Target for Ssnat {
                 profile: profile.as_ref().and(name_c),
             },
         )?;
-        Ok(KBox::new(RuleState { stats, profile }, GFP_KERNEL)?)
+        Ok(KBox::new(RuleState { stats, map: Mapping::from_info(info), profile }, GFP_KERNEL)?)
     }
 
-    fn target(skb: &mut SkBuff, info: &SsnatInfo, state: &RuleState, _family: u8, _hooknum: u8) -> Verdict {
-        if skb.tracked() {
+    fn target(skb: &mut SkBuff, _info: &SsnatInfo, state: &RuleState, _family: u8, _hooknum: u8, rcu: &HookRcu) -> Verdict {
+        let mut pkt = skb.packet();
+        if pkt.tracked() {
             // Conntrack saw this packet first: its entry keeps the old source. SSNAT
             // still rewrites (it is stateless), and counts it, so users can tell.
             state.count(counter::TRACKED, 1);
         }
-        let len = skb.network_len();
-        let done = match &state.profile {
+        let len = pkt.len();
+        let map = match &state.profile {
             // The profile's current mapping, read once: the whole packet is rewritten
             // with it even if `ssnatctl profile set` replaces it meanwhile.
-            Some(u) => rewrite(skb, u.profile.mapping(&rcu::read_lock()), len),
-            None => rewrite(skb, info, len),
+            Some(u) => u.profile.mapping(rcu),
+            None => &state.map,
         };
-        match done {
-            Ok(()) => {
-                state.count(counter::PACKETS, 1);
-                state.count(counter::BYTES, len as u64);
+        match rewrite(&mut pkt, map) {
+            Ok(done) => {
+                pkt.csum_adjust(done.l3_delta.folded(), done.l4_delta.folded());
+                state.count_rewritten(len);
             }
             Err(why) => state.count(counter::SKIP + why as usize, 1),
         }
@@ -201,33 +212,49 @@ impl xtables::Target for Ssnat {
     }
 }
 
-/// Rewrites the packet's source as `info` says, or says why not. `pkt_len` is the
-/// packet's length from the network header on.
-fn rewrite(skb: &mut SkBuff, info: &SsnatInfo, pkt_len: usize) -> core::result::Result<(), Skip> {
-    let map = Mapping::from_info(info);
-    let min = match map.family {
-        Family::V4 => 20,
-        Family::V6 => 40,
-    };
-    if pkt_len < min {
-        return Err(Skip::Truncated);
+/// Rewrites the packet's source as `map` says, or says why not.
+///
+/// The linear part of the packet is private and writable (`SkBuff::packet` saw to it):
+/// the rewrite is done there in one pass when the headers are there ([`packet::rewrite`]).
+/// Headers beyond the linear part are read through a copy, and then the bytes the plan
+/// writes are made writable (pulled from the pages), as for SCTP's CRC over a paged
+/// packet.
+fn rewrite(pkt: &mut Packet<'_>, map: &Mapping) -> core::result::Result<Rewritten, Skip> {
+    if pkt.no_memory() {
+        return Err(Skip::NoMemory);
     }
-    let csum_start = skb.csum_start();
+    let len = pkt.len();
+    let csum_start = pkt.csum_start();
+    let need = len.min(packet::MAX_PLAN_LEN);
+    let head = pkt.head_mut();
+    if head.len() >= need {
+        return match packet::rewrite(head, len, map, csum_start) {
+            Outcome::Done(done) => Ok(done),
+            Outcome::Skipped(why) => Err(why),
+            Outcome::Later(plan) => apply_later(pkt, &plan),
+        };
+    }
+    if let Some(done) = packet::rewrite_common(head, len, map, csum_start) {
+        return Ok(done);
+    }
+    // Headers not all in the linear part (or a packet too short for any): plan from a
+    // copy.
     let plan = {
         let mut buf = [0u8; packet::MAX_PLAN_LEN];
-        let n = pkt_len.min(packet::MAX_PLAN_LEN);
-        let head = skb.header(&mut buf[..n]).map_err(|_| Skip::Truncated)?;
-        packet::plan(head, pkt_len, &map, csum_start)?
+        let head = pkt.header(&mut buf[..need]).map_err(|_| Skip::Truncated)?;
+        packet::plan(head, len, map, csum_start)?
     };
-    let done = {
-        let bytes = skb
-            .writable_network(plan.write_len)
-            .map_err(|_| Skip::NoMemory)?;
-        packet::apply(bytes, &plan)?
-    };
-    skb.csum_adjust(done.l3_delta.folded(), done.l4_delta.folded());
-    Ok(())
+    apply_later(pkt, &plan)
 }
+
+/// Makes the bytes `plan` writes writable, and writes them.
+fn apply_later(pkt: &mut Packet<'_>, plan: &Plan) -> core::result::Result<Rewritten, Skip> {
+    let bytes = pkt.writable(plan.write_len).map_err(|_| Skip::NoMemory)?;
+    packet::apply(bytes, plan)
+}
+
+// The packet path's entry point, called by the C glue.
+crate::target_entry!(Ssnat);
 
 struct SsnatModule {
     // Dropped in this order: the netlink family first (no more profile changes),

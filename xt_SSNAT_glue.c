@@ -38,7 +38,6 @@ MODULE_VERSION(SSNAT_VERSION);
 #define SSNAT_MAX_COUNTERS 16
 #define SSNAT_PROC_NAME "xt_SSNAT"
 
-static ssnat_target_fn ssnat_target_cb;
 static ssnat_check_fn ssnat_check_cb;
 static ssnat_destroy_fn ssnat_destroy_cb;
 static const char *const *ssnat_counter_names;
@@ -60,6 +59,14 @@ void ssnat_counters_free(u64 __percpu *c)
 void ssnat_counters_add(u64 __percpu *c, unsigned int idx, u64 n)
 {
 	this_cpu_add(c[idx], n);
+}
+
+/* Two counters at once (packets and bytes): one call on the packet path. */
+void ssnat_counters_add2(u64 __percpu *c, unsigned int i, u64 n, unsigned int j,
+			 u64 m)
+{
+	this_cpu_add(c[i], n);
+	this_cpu_add(c[j], m);
 }
 
 u64 ssnat_counters_sum(u64 __percpu *c, unsigned int idx)
@@ -161,6 +168,13 @@ void ssnat_rule_count(struct ssnat_rule *r, unsigned int idx, u64 n)
 		ssnat_counters_add(r->cnt, idx, n);
 }
 
+void ssnat_rule_count2(struct ssnat_rule *r, unsigned int i, u64 n,
+		       unsigned int j, u64 m)
+{
+	if (likely(r && i < ssnat_ncounters && j < ssnat_ncounters))
+		ssnat_counters_add2(r->cnt, i, n, j, m);
+}
+
 /* /proc/net/xt_SSNAT: one line per rule of this namespace. */
 static int ssnat_proc_show(struct seq_file *m, void *v)
 {
@@ -220,8 +234,8 @@ static struct pernet_operations ssnat_net_ops = {
 static unsigned int ssnat_tg(struct sk_buff *skb,
 			     const struct xt_action_param *par)
 {
-	return ssnat_target_cb(skb, par->targinfo, xt_family(par),
-			       xt_hooknum(par));
+	return ssnat_rust_target(skb, par->targinfo, xt_family(par),
+				 xt_hooknum(par));
 }
 
 /* The protocol the rule matches (-p), or 0 for any protocol or an inverted match. */
@@ -277,7 +291,7 @@ static struct xt_target ssnat_tg_reg[] __read_mostly = {
  * registration.
  */
 int ssnat_glue_register(const char *name, u8 revision, unsigned int targetsize,
-			unsigned int usersize, ssnat_target_fn target,
+			unsigned int usersize,
 			ssnat_check_fn check, ssnat_destroy_fn destroy,
 			const char *const *counter_names,
 			unsigned int ncounters)
@@ -292,7 +306,6 @@ int ssnat_glue_register(const char *name, u8 revision, unsigned int targetsize,
 	    ncounters > SSNAT_MAX_COUNTERS)
 		return -EINVAL;
 
-	ssnat_target_cb = target;
 	ssnat_check_cb = check;
 	ssnat_destroy_cb = destroy;
 	ssnat_counter_names = counter_names;
@@ -328,10 +341,54 @@ void ssnat_glue_unregister(void)
 
 /* ---- packet access ------------------------------------------------------ */
 
-/* Bytes of the packet from the network header on. */
-unsigned int ssnat_skb_network_len(const struct sk_buff *skb)
+static_assert(sizeof(struct ssnat_skb_view) == 24);
+static_assert(offsetof(struct ssnat_skb_view, len) == 8);
+static_assert(offsetof(struct ssnat_skb_view, writable) == 12);
+static_assert(offsetof(struct ssnat_skb_view, csum_start) == 16);
+static_assert(offsetof(struct ssnat_skb_view, flags) == 20);
+
+/*
+ * Fills *v for the packet path. A clone gets its linear part unshared first
+ * (pskb_expand_head() through skb_ensure_writable(), which ip_forward's
+ * skb_cow() or any mangling target would do anyway), so that every linear
+ * byte from the network header on may then be written in place.
+ */
+void ssnat_skb_view(struct sk_buff *skb, struct ssnat_skb_view *v)
 {
-	return skb->len - skb_network_offset(skb);
+	int noff = skb_network_offset(skb);
+	int linear;
+
+	v->flags = 0;
+	v->csum_start = -1;
+	if (noff < 0 || noff > skb->len) {
+		v->data = NULL;
+		v->len = 0;
+		v->writable = 0;
+		return;
+	}
+	v->len = skb->len - noff;
+	if (skb_cloned(skb) &&
+	    skb_ensure_writable(skb, min_t(unsigned int, skb_headlen(skb),
+					   skb->len)))
+		v->flags |= SSNAT_VIEW_NOMEM;
+	linear = (int)skb_headlen(skb) - noff;
+	v->data = skb_network_header(skb);
+	v->writable = (linear > 0 && !(v->flags & SSNAT_VIEW_NOMEM) &&
+		       !skb_cloned(skb)) ? min_t(u32, linear, v->len) : 0;
+	if (skb->ip_summed == CHECKSUM_PARTIAL)
+		v->csum_start = skb_checksum_start_offset(skb) - noff;
+	else if (skb->ip_summed == CHECKSUM_COMPLETE)
+		v->flags |= SSNAT_VIEW_COMPLETE;
+#if IS_ENABLED(CONFIG_NF_CONNTRACK)
+	{
+		enum ip_conntrack_info ctinfo;
+		struct nf_conn *ct = nf_ct_get(skb, &ctinfo);
+
+		/* Only reads skb->_nfct: no call into conntrack. */
+		if (ct && !nf_ct_is_template(ct))
+			v->flags |= SSNAT_VIEW_TRACKED;
+	}
+#endif
 }
 
 /*
@@ -352,22 +409,11 @@ u8 *ssnat_skb_writable_network(struct sk_buff *skb, unsigned int len)
 {
 	int need = skb_network_offset(skb) + (int)len;
 
-	if (len > ssnat_skb_network_len(skb))
+	if (need < 0 || need > skb->len)
 		return NULL;
 	if (skb_ensure_writable(skb, need > 0 ? need : 0))
 		return NULL;
 	return skb_network_header(skb);
-}
-
-/*
- * With CHECKSUM_PARTIAL, where the checksum the device finishes starts,
- * relative to the network header; -1 otherwise.
- */
-int ssnat_skb_csum_start(const struct sk_buff *skb)
-{
-	if (skb->ip_summed != CHECKSUM_PARTIAL)
-		return -1;
-	return skb_checksum_start_offset(skb) - skb_network_offset(skb);
 }
 
 /*
@@ -383,22 +429,6 @@ void ssnat_skb_csum_adjust(struct sk_buff *skb, u16 l3, u16 l4)
 	if (skb_network_offset(skb) >= 0)
 		skb->csum = csum_add(skb->csum, (__force __wsum)htons(l3));
 	skb->csum = csum_add(skb->csum, (__force __wsum)htons(l4));
-}
-
-/*
- * Whether conntrack already tracks this packet. Only reads skb->_nfct: no
- * call into conntrack, no dependency on its module.
- */
-bool ssnat_skb_tracked(const struct sk_buff *skb)
-{
-#if IS_ENABLED(CONFIG_NF_CONNTRACK)
-	enum ip_conntrack_info ctinfo;
-	struct nf_conn *ct = nf_ct_get(skb, &ctinfo);
-
-	return ct && !nf_ct_is_template(ct);
-#else
-	return false;
-#endif
 }
 
 /* ---- /sys/module/xt_SSNAT/parameters: read-only facts ------------------ */

@@ -13,9 +13,14 @@ struct sk_buff;
 struct net;
 struct ssnat_rule;
 
+/*
+ * The packet path in Rust, called directly (no function pointer on the packet
+ * path): defined by xtables::target_entry! in xt_SSNAT.rs.
+ */
+unsigned int ssnat_rust_target(struct sk_buff *skb, const void *info, u8 family,
+			       u8 hooknum);
+
 /* Callbacks into Rust. */
-typedef unsigned int (*ssnat_target_fn)(struct sk_buff *skb, const void *info,
-					u8 family, u8 hooknum);
 typedef int (*ssnat_check_fn)(void *info, const struct net *net, u8 family,
 			      const char *table, unsigned int hook_mask,
 			      u8 proto, bool nft_compat);
@@ -23,19 +28,34 @@ typedef void (*ssnat_destroy_fn)(void *info, u8 family);
 
 /* Registration of the IPv4 and IPv6 targets; names of the per-rule counters. */
 int ssnat_glue_register(const char *name, u8 revision, unsigned int targetsize,
-			unsigned int usersize, ssnat_target_fn target,
+			unsigned int usersize,
 			ssnat_check_fn check, ssnat_destroy_fn destroy,
 			const char *const *counter_names,
 			unsigned int ncounters);
 void ssnat_glue_unregister(void);
 
-/* Packet access, relative to the network header. */
-unsigned int ssnat_skb_network_len(const struct sk_buff *skb);
+/*
+ * Packet access, relative to the network header. ssnat_skb_view() is the one
+ * call per packet: it makes the linear part private to the skb (unsharing a
+ * clone, as ip_forward's skb_cow would) and says what Rust needs to know.
+ * Rust declares the same struct (xtables.rs); both sides assert its layout.
+ */
+struct ssnat_skb_view {
+	u8 *data;		/* the network header */
+	u32 len;		/* bytes from the network header on */
+	u32 writable;		/* of which linear and private: may be written */
+	s32 csum_start;		/* CHECKSUM_PARTIAL: from the network header; or -1 */
+	u8 flags;		/* SSNAT_VIEW_* */
+	u8 pad[3];
+};
+#define SSNAT_VIEW_TRACKED	1	/* conntrack already tracks the packet */
+#define SSNAT_VIEW_COMPLETE	2	/* CHECKSUM_COMPLETE: skb->csum to keep right */
+#define SSNAT_VIEW_NOMEM	4	/* a clone could not be unshared */
+
+void ssnat_skb_view(struct sk_buff *skb, struct ssnat_skb_view *v);
 const u8 *ssnat_skb_header(const struct sk_buff *skb, unsigned int len, u8 *buf);
 u8 *ssnat_skb_writable_network(struct sk_buff *skb, unsigned int len);
-int ssnat_skb_csum_start(const struct sk_buff *skb);
 void ssnat_skb_csum_adjust(struct sk_buff *skb, u16 l3, u16 l4);
-bool ssnat_skb_tracked(const struct sk_buff *skb);
 
 /* Per-rule state: per-CPU counters, listed in /proc/net/xt_SSNAT. */
 struct ssnat_rule *ssnat_rule_new(const struct net *net, u8 family,
@@ -45,11 +65,15 @@ struct ssnat_rule *ssnat_rule_new(const struct net *net, u8 family,
 				  u32 seed, const char *profile);
 void ssnat_rule_free(struct ssnat_rule *rule);
 void ssnat_rule_count(struct ssnat_rule *rule, unsigned int idx, u64 n);
+void ssnat_rule_count2(struct ssnat_rule *rule, unsigned int i, u64 n,
+		       unsigned int j, u64 m);
 
 /* Per-CPU counters (of a profile). */
 u64 __percpu *ssnat_counters_alloc(unsigned int n);
 void ssnat_counters_free(u64 __percpu *c);
 void ssnat_counters_add(u64 __percpu *c, unsigned int idx, u64 n);
+void ssnat_counters_add2(u64 __percpu *c, unsigned int i, u64 n, unsigned int j,
+			 u64 m);
 u64 ssnat_counters_sum(u64 __percpu *c, unsigned int idx);
 
 /* Read-only facts in /sys/module/xt_SSNAT/parameters/. */

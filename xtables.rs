@@ -95,11 +95,59 @@ pub trait Target: 'static {
     /// checkentry: accepts or refuses a rule, and sets up its private state.
     fn check(info: &Self::Info, ctx: &CheckContext<'_>) -> Result<KBox<Self::Private>>;
 
-    /// The packet path. `private` is what [`Target::check`] set up for this rule.
-    fn target(skb: &mut SkBuff, info: &Self::Info, private: &Self::Private, family: u8, hooknum: u8) -> Verdict;
+    /// The packet path. `private` is what [`Target::check`] set up for this rule;
+    /// `rcu` proves the call runs inside the hook's RCU read-side critical section.
+    fn target(
+        skb: &mut SkBuff,
+        info: &Self::Info,
+        private: &Self::Private,
+        family: u8,
+        hooknum: u8,
+        rcu: &HookRcu,
+    ) -> Verdict;
 }
 
-type TargetFn = unsafe extern "C" fn(*mut bindings::sk_buff, *const c_void, u8, u8) -> c_uint;
+/// Proof that the code holding it runs inside the RCU read-side critical section in
+/// which netfilter runs its hooks (`nf_hook()` takes `rcu_read_lock()` around them):
+/// RCU-protected data may be read for the duration of the borrow, without taking the
+/// read lock again.
+///
+/// # Invariants
+///
+/// Only [`target_callback`] creates one, on its stack, for the duration of a target
+/// call.
+pub struct HookRcu {
+    _not_send: PhantomData<*const ()>,
+}
+
+// SAFETY: a `HookRcu` exists only inside a netfilter hook, which runs under
+// `rcu_read_lock()` for the whole call (type invariant): an RCU read-side section.
+unsafe impl crate::rcu_box::ReadSide for HookRcu {}
+
+/// Exports `T`'s packet path as `ssnat_rust_target`, the symbol the C glue's
+/// `xt_target.target` calls directly (a function pointer set at registration would
+/// make every packet pay an indirect call). Use once, in the crate root.
+#[macro_export]
+macro_rules! target_entry {
+    ($t:ty) => {
+        /// The packet path of the target, called by the C glue (`xt_SSNAT_glue.c`).
+        ///
+        /// # Safety
+        ///
+        /// As [`xtables::target_callback`].
+        #[no_mangle]
+        pub unsafe extern "C" fn ssnat_rust_target(
+            skb: *mut kernel::bindings::sk_buff,
+            info: *const kernel::ffi::c_void,
+            family: u8,
+            hooknum: u8,
+        ) -> kernel::ffi::c_uint {
+            // SAFETY: the glue passes what xtables passes its target, the contract of
+            // `target_callback`.
+            unsafe { $crate::xtables::target_callback::<$t>(skb, info, family, hooknum) }
+        }
+    };
+}
 type CheckFn = unsafe extern "C" fn(*mut c_void, *const Net, u8, *const c_char, c_uint, u8, bool) -> c_int;
 type DestroyFn = unsafe extern "C" fn(*mut c_void, u8);
 
@@ -109,19 +157,16 @@ extern "C" {
         revision: u8,
         targetsize: c_uint,
         usersize: c_uint,
-        target: TargetFn,
         check: CheckFn,
         destroy: DestroyFn,
         counter_names: *const *const c_char,
         ncounters: c_uint,
     ) -> c_int;
     fn ssnat_glue_unregister();
-    fn ssnat_skb_network_len(skb: *const bindings::sk_buff) -> c_uint;
+    fn ssnat_skb_view(skb: *mut bindings::sk_buff, view: *mut RawView);
     fn ssnat_skb_header(skb: *const bindings::sk_buff, len: c_uint, buf: *mut u8) -> *const u8;
     fn ssnat_skb_writable_network(skb: *mut bindings::sk_buff, len: c_uint) -> *mut u8;
-    fn ssnat_skb_csum_start(skb: *const bindings::sk_buff) -> c_int;
     fn ssnat_skb_csum_adjust(skb: *mut bindings::sk_buff, l3: u16, l4: u16);
-    fn ssnat_skb_tracked(skb: *const bindings::sk_buff) -> bool;
     fn ssnat_rule_new(
         net: *const Net,
         family: u8,
@@ -139,11 +184,13 @@ extern "C" {
     fn ssnat_counters_alloc(n: c_uint) -> *mut u64;
     fn ssnat_counters_free(c: *mut u64);
     fn ssnat_counters_add(c: *mut u64, idx: c_uint, n: u64);
+    fn ssnat_counters_add2(c: *mut u64, i: c_uint, n: u64, j: c_uint, m: u64);
     fn ssnat_counters_sum(c: *mut u64, idx: c_uint) -> u64;
     fn ssnat_glue_set_abi_version(v: c_uint);
     fn ssnat_glue_set_profiles(n: c_uint);
     fn ssnat_glue_set_net_exit(f: Option<extern "C" fn(*const Net)>);
     fn ssnat_rule_count(rule: *mut RawRule, idx: c_uint, n: u64);
+    fn ssnat_rule_count2(rule: *mut RawRule, i: c_uint, n: u64, j: c_uint, m: u64);
 }
 
 /// Most counters a target may have (`SSNAT_MAX_COUNTERS` in the glue).
@@ -192,14 +239,14 @@ impl<T: Target> Registration<T> {
         // forever (`'static`); `names` is promoted to a static; the callbacks are
         // `extern "C"` functions with the signatures `xt_SSNAT_glue.h` declares, valid as
         // long as the module is loaded, which outlives the registration (it is dropped in
-        // the module's exit path).
+        // the module's exit path). The packet path, `ssnat_rust_target`, is
+        // `target_entry!(T)`'s.
         to_result(unsafe {
             ssnat_glue_register(
                 T::NAME.as_char_ptr(),
                 T::REVISION,
                 size,
                 user,
-                target_callback::<T>,
                 check_callback::<T>,
                 destroy_callback::<T>,
                 names.as_ptr(),
@@ -220,11 +267,15 @@ impl<T: Target> Drop for Registration<T> {
     }
 }
 
+/// The packet path's entry, for [`target_entry!`].
+///
 /// # Safety
 ///
-/// Called by xtables with a valid skb and the rule's info blob, which checkentry
-/// accepted and which is `size_of::<T::Info>()` bytes, 8-aligned.
-unsafe extern "C" fn target_callback<T: Target>(
+/// Called by xtables, inside a netfilter hook (under `rcu_read_lock()`), with a valid
+/// skb and the rule's info blob, which checkentry accepted and which is
+/// `size_of::<T::Info>()` bytes, 8-aligned.
+#[inline(always)]
+pub unsafe fn target_callback<T: Target>(
     skb: *mut bindings::sk_buff,
     info: *const c_void,
     family: u8,
@@ -244,7 +295,10 @@ unsafe extern "C" fn target_callback<T: Target>(
     // that `check_callback` stored there, until `destroy_callback`, which cannot run
     // while packets use the rule.
     let private = unsafe { &*raw };
-    T::target(skb, info, private, family, hooknum).to_raw()
+    // INVARIANT: we are inside the hook (the function's safety contract), for the
+    // duration of the call.
+    let rcu = HookRcu { _not_send: PhantomData };
+    T::target(skb, info, private, family, hooknum, &rcu).to_raw()
 }
 
 /// # Safety
@@ -328,63 +382,140 @@ impl SkBuff {
         core::ptr::from_ref(&self.0).cast_mut()
     }
 
+    /// Makes the linear part of the packet private to this skb (unsharing a clone, as
+    /// any mangling of the packet must) and looks at the packet, with one call into
+    /// the glue.
+    pub fn packet(&mut self) -> Packet<'_> {
+        let mut view = RawView { data: core::ptr::null_mut(), len: 0, writable: 0, csum_start: -1, flags: 0, pad: [0; 3] };
+        // SAFETY: by the type invariant the skb is valid and ours; `view` is valid for
+        // writes of the struct the glue fills.
+        unsafe { ssnat_skb_view(self.as_raw(), &mut view) };
+        // INVARIANT: the glue filled `view` for this skb, just now.
+        Packet { skb: self, view }
+    }
+}
+
+/// `struct ssnat_skb_view` of the glue (`xt_SSNAT_glue.h`), which asserts the same
+/// layout.
+#[repr(C)]
+struct RawView {
+    data: *mut u8,
+    len: u32,
+    writable: u32,
+    csum_start: i32,
+    flags: u8,
+    pad: [u8; 3],
+}
+
+const _: () = {
+    assert!(core::mem::size_of::<RawView>() == 24);
+    assert!(core::mem::offset_of!(RawView, len) == 8);
+    assert!(core::mem::offset_of!(RawView, writable) == 12);
+    assert!(core::mem::offset_of!(RawView, csum_start) == 16);
+    assert!(core::mem::offset_of!(RawView, flags) == 20);
+};
+
+/// `SSNAT_VIEW_*` of the glue.
+const VIEW_TRACKED: u8 = 1;
+const VIEW_COMPLETE: u8 = 2;
+const VIEW_NOMEM: u8 = 4;
+
+/// A packet in the packet path, from its network header on: what the glue said of it,
+/// and the bytes it may write in place.
+///
+/// # Invariants
+///
+/// `view` describes `skb` as it is now: `view.data` is its network header, followed
+/// by `view.writable` linear bytes that no clone shares (or `view.writable == 0`),
+/// and `view.len` is the packet's length from there. Only [`Packet::writable`]
+/// changes the skb's data, and it refreshes `view`.
+pub struct Packet<'a> {
+    skb: &'a mut SkBuff,
+    view: RawView,
+}
+
+impl Packet<'_> {
     /// Bytes of the packet from the network header on.
-    pub fn network_len(&self) -> usize {
-        // SAFETY: by the type invariant the skb is valid.
-        let len = unsafe { ssnat_skb_network_len(self.as_raw()) };
-        usize::try_from(len).unwrap_or(0)
+    pub fn len(&self) -> usize {
+        self.view.len as usize
+    }
+
+    /// Whether the packet is empty from the network header on.
+    pub fn is_empty(&self) -> bool {
+        self.view.len == 0
+    }
+
+    /// Whether conntrack already tracks the packet (`skb->_nfct`, no call into it).
+    pub fn tracked(&self) -> bool {
+        self.view.flags & VIEW_TRACKED != 0
+    }
+
+    /// Whether a clone could not be unshared (memory): nothing may be written.
+    pub fn no_memory(&self) -> bool {
+        self.view.flags & VIEW_NOMEM != 0
+    }
+
+    /// With `CHECKSUM_PARTIAL`, where the checksum the device finishes starts,
+    /// relative to the network header.
+    pub fn csum_start(&self) -> Option<usize> {
+        usize::try_from(self.view.csum_start).ok()
+    }
+
+    /// The linear bytes from the network header on that may be written in place (at
+    /// most [`Packet::len`]; none if a clone could not be unshared).
+    pub fn head_mut(&mut self) -> &mut [u8] {
+        if self.view.data.is_null() || self.view.writable == 0 {
+            return &mut [];
+        }
+        // SAFETY: by the type invariant `data` is followed by `writable` linear bytes
+        // of this skb that no clone shares; the borrow of `self` (which holds the only
+        // reference to the skb) keeps anyone else from touching or moving them.
+        unsafe { core::slice::from_raw_parts_mut(self.view.data, self.view.writable as usize) }
     }
 
     /// The first `buf.len()` bytes from the network header on: in place when they are
     /// linear, else copied into `buf` (`skb_header_pointer`). Fails if the packet is
     /// shorter.
-    pub fn header<'a>(&'a self, buf: &'a mut [u8]) -> Result<&'a [u8]> {
+    pub fn header<'b>(&'b self, buf: &'b mut [u8]) -> Result<&'b [u8]> {
         let len = c_uint::try_from(buf.len()).map_err(|_| EINVAL)?;
         // SAFETY: `buf` is valid for `len` bytes of writes; skb_header_pointer() checks
         // the range against the packet and returns NULL rather than read past it.
-        let ptr = unsafe { ssnat_skb_header(self.as_raw(), len, buf.as_mut_ptr()) };
+        let ptr = unsafe { ssnat_skb_header(self.skb.as_raw(), len, buf.as_mut_ptr()) };
         if ptr.is_null() {
             return Err(EINVAL);
         }
         // SAFETY: `ptr` points to `len` readable bytes, either in `buf` or in the skb's
-        // linear data; both are borrowed for `'a`, and the skb's data cannot move while
+        // linear data; both are borrowed for `'b`, and the skb's data cannot move while
         // `self` is borrowed (moving it needs `&mut self`).
         Ok(unsafe { core::slice::from_raw_parts(ptr, buf.len()) })
     }
 
-    /// Makes the first `len` bytes from the network header on linear and private to this
-    /// packet (unsharing a clone if needed) and lends them out for writing.
-    pub fn writable_network(&mut self, len: usize) -> Result<&mut [u8]> {
+    /// Makes the first `len` bytes from the network header on linear and private to
+    /// this packet (pulling them from the pages if needed) and lends them out for
+    /// writing.
+    pub fn writable(&mut self, len: usize) -> Result<&mut [u8]> {
         let clen = c_uint::try_from(len).map_err(|_| EINVAL)?;
-        // SAFETY: by the type invariant the skb is valid and ours.
-        let ptr = unsafe { ssnat_skb_writable_network(self.as_raw(), clen) };
+        // SAFETY: by the type invariant the skb is valid and ours; no slice into its
+        // data is alive (they borrow `self`).
+        let ptr = unsafe { ssnat_skb_writable_network(self.skb.as_raw(), clen) };
         if ptr.is_null() {
+            self.view.writable = 0;
             return Err(ENOMEM);
         }
-        // SAFETY: skb_ensure_writable() made `len` bytes from the network header linear
-        // and not shared with any clone; the borrow of `self` keeps anyone else from
-        // touching the skb (and so moving its data) while the slice lives.
-        Ok(unsafe { core::slice::from_raw_parts_mut(ptr, len) })
+        // INVARIANT: skb_ensure_writable() made `len` bytes from the (possibly moved)
+        // network header linear and private.
+        self.view.data = ptr;
+        self.view.writable = clen;
+        Ok(self.head_mut())
     }
 
-    /// With `CHECKSUM_PARTIAL`, where the checksum the device finishes starts, relative
-    /// to the network header.
-    pub fn csum_start(&self) -> Option<usize> {
-        // SAFETY: by the type invariant the skb is valid.
-        let off = unsafe { ssnat_skb_csum_start(self.as_raw()) };
-        usize::try_from(off).ok()
-    }
-
-    /// Adds the one's-complement differences of a rewrite to a `CHECKSUM_COMPLETE` sum.
+    /// Adds the one's-complement differences of a rewrite to a `CHECKSUM_COMPLETE`
+    /// sum (nothing to do for any other checksum state).
     pub fn csum_adjust(&mut self, l3: u16, l4: u16) {
-        // SAFETY: by the type invariant the skb is valid and ours.
-        unsafe { ssnat_skb_csum_adjust(self.as_raw(), l3, l4) };
-    }
-
-    /// Whether conntrack already tracks this packet (reads `skb->_nfct` only).
-    pub fn tracked(&self) -> bool {
-        // SAFETY: by the type invariant the skb is valid.
-        unsafe { ssnat_skb_tracked(self.as_raw()) }
+        if self.view.flags & VIEW_COMPLETE != 0 {
+            // SAFETY: by the type invariant the skb is valid and ours.
+            unsafe { ssnat_skb_csum_adjust(self.skb.as_raw(), l3, l4) };
+        }
     }
 }
 
@@ -456,6 +587,15 @@ impl RuleStats {
         // of range.
         unsafe { ssnat_rule_count(self.0.as_ptr(), idx, n) };
     }
+
+    /// Adds `n` to counter `i` and `m` to counter `j` on this CPU, in one call.
+    pub fn count2(&self, i: usize, n: u64, j: usize, m: u64) {
+        let i = c_uint::try_from(i).unwrap_or(c_uint::MAX);
+        let j = c_uint::try_from(j).unwrap_or(c_uint::MAX);
+        // SAFETY: by the type invariant the rule is live; the glue ignores indices out
+        // of range.
+        unsafe { ssnat_rule_count2(self.0.as_ptr(), i, n, j, m) };
+    }
 }
 
 impl Drop for RuleStats {
@@ -497,6 +637,16 @@ impl PerCpuCounters {
             // SAFETY: live per the type invariant; `idx` is in range (fits `c_uint`
             // since `n` did).
             unsafe { ssnat_counters_add(self.ptr.as_ptr(), idx as c_uint, v) };
+        }
+    }
+
+    /// Adds `n` to counter `i` and `m` to counter `j` on this CPU, in one call
+    /// (indices out of range: nothing).
+    pub fn add2(&self, i: usize, n: u64, j: usize, m: u64) {
+        if i < self.n && j < self.n {
+            // SAFETY: live per the type invariant; both indices in range (they fit
+            // `c_uint` since `n` did).
+            unsafe { ssnat_counters_add2(self.ptr.as_ptr(), i as c_uint, n, j as c_uint, m) };
         }
     }
 

@@ -13,6 +13,19 @@ pub const fn fold(mut sum: u32) -> u16 {
     sum as u16
 }
 
+/// `sum(new) - sum(old)` over 32-bit words read by `word`, unfolded (no bounds
+/// checks: the words are taken apart as arrays).
+#[inline(always)]
+fn sum_words(old: &[u8], new: &[u8], word: fn([u8; 4]) -> u32) -> u32 {
+    let (mut o, mut n) = (old, new);
+    let mut acc = 0u32;
+    while let (Some((ow, orest)), Some((nw, nrest))) = (o.split_first_chunk::<4>(), n.split_first_chunk::<4>()) {
+        acc = add(add(acc, !word(*ow)), word(*nw));
+        (o, n) = (orest, nrest);
+    }
+    acc
+}
+
 /// One's-complement addition of two accumulators.
 #[inline]
 pub const fn add(a: u32, b: u32) -> u32 {
@@ -63,12 +76,7 @@ impl Delta {
     /// for minus) gives the same 16-bit result once folded.
     #[inline(always)]
     pub fn of_addr<const N: usize>(old: &[u8; N], new: &[u8; N]) -> Delta {
-        let word = |a: &[u8; N], i: usize| u32::from_be_bytes([a[i], a[i + 1], a[i + 2], a[i + 3]]);
-        let mut acc = 0u32;
-        for w in 0..N / 4 {
-            acc = add(add(acc, !word(old, 4 * w)), word(new, 4 * w));
-        }
-        Delta(acc)
+        Delta(sum_words(old, new, u32::from_be_bytes))
     }
 
     /// [`Delta::of_addr`] with the words taken in memory order (`from_ne_bytes`): the
@@ -78,12 +86,7 @@ impl Delta {
     /// turned into the numeric kind by [`Delta::from_memory_order`].
     #[inline(always)]
     pub fn of_addr_memory_order<const N: usize>(old: &[u8; N], new: &[u8; N]) -> Delta {
-        let word = |a: &[u8; N], i: usize| u32::from_ne_bytes([a[i], a[i + 1], a[i + 2], a[i + 3]]);
-        let mut acc = 0u32;
-        for w in 0..N / 4 {
-            acc = add(add(acc, !word(old, 4 * w)), word(new, 4 * w));
-        }
-        Delta(acc)
+        Delta(sum_words(old, new, u32::from_ne_bytes))
     }
 
     /// The numeric (big-endian) delta of one computed in memory order, folded.
