@@ -87,21 +87,6 @@ mod counter {
     pub(crate) const SKIP: usize = super::genl::COUNTER_SKIP;
 }
 
-/// Hooks a table may run SSNAT from; the others are refused in checkentry.
-fn allowed_hooks(table: &[u8]) -> Option<u32> {
-    const PRE: u32 = 1 << 0;
-    const IN: u32 = 1 << 1;
-    const FWD: u32 = 1 << 2;
-    const OUT: u32 = 1 << 3;
-    const POST: u32 = 1 << 4;
-    match table {
-        b"raw" => Some(PRE | OUT),
-        b"mangle" => Some(PRE | IN | FWD | OUT | POST),
-        b"filter" => Some(IN | FWD | OUT),
-        _ => None,
-    }
-}
-
 impl xtables::Target for Ssnat {
     type Info = SsnatInfo;
     type Private = RuleState;
@@ -123,19 +108,13 @@ impl xtables::Target for Ssnat {
             pr_info!("SSNAT: {}\n", e.message());
             return Err(EINVAL);
         }
-        match allowed_hooks(ctx.table.to_bytes()) {
+        match abi::allowed_hooks(ctx.table.to_bytes()) {
             None => {
-                pr_info!(
-                    "SSNAT: only valid in the raw, mangle and filter tables, not \"{}\"\n",
-                    ctx.table
-                );
+                pr_info!("SSNAT: {} \"{}\"\n", abi::TABLE_MESSAGE, ctx.table);
                 return Err(EINVAL);
             }
             Some(allowed) if ctx.hook_mask & !allowed != 0 => {
-                pr_info!(
-                    "SSNAT: not valid from this chain of table \"{}\" (raw: PREROUTING, OUTPUT; filter: INPUT, FORWARD, OUTPUT; mangle: all)\n",
-                    ctx.table
-                );
+                pr_info!("SSNAT: {} \"{}\"\n", abi::HOOK_MESSAGE, ctx.table);
                 return Err(EINVAL);
             }
             Some(_) => {}

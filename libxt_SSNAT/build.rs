@@ -47,6 +47,11 @@ fn main() {
         .allowlist_function("xtables_register_targets")
         .allowlist_function("xtables_register_target")
         .allowlist_function("xtables_option_parse")
+        // The old-style parse callback reads the option's argument and the argument
+        // vector's end from getopt's globals, and the long options from xt_params->opts.
+        .allowlist_type("option")
+        .allowlist_var("optarg")
+        .allowlist_var("optind")
         // Used by the tests, which drive the dlopen()ed library the way iptables does.
         .allowlist_function("xtables_init_all")
         .allowlist_function("xtables_find_target")

@@ -7,24 +7,38 @@
 //! libxtables' `xt_params->exit_err`, which prints `iptables v1.8.9 (legacy): SSNAT: ...`
 //! and exits (status 2 for `PARAMETER_PROBLEM`), before anything reaches the kernel.
 //!
-//! A port mapping needs the rule's protocol (`-p`), which `x6_parse` can see (in the
-//! rule entry, `xt_option_call.xt_entry`, as `libxt_NAT` reads it) but `x6_fcheck`
-//! cannot. So `x6_parse` records it in the target's `udata` scratch area, which iptables
-//! allocates zeroed for every `-j SSNAT` (`xs_init_target`), and `x6_fcheck` hands it to
-//! the same `validate()` the kernel runs. Like `SNAT`'s, the check sees a `-p` given
-//! before the target's options only.
+//! Options come in through the old-style `parse` callback, not `x6_parse`: libxtables
+//! calls `parse` when a target has no `x6_parse`, and hands it the argument vector
+//! iptables parses, which `x6_parse` does not get. `parse` makes the very call
+//! `xtables_option_tpcall` would have made to an `x6_parse` (libxtables'
+//! `xtables_option_parse` first, for its "only once" and "cannot be inverted" checks), so
+//! the options, `x6_options` and `x6_fcheck` work as in any x6 extension.
+//!
+//! The final check needs what `x6_fcheck` is not given: the rule's protocol (`-p`), in
+//! the rule entry that `parse` sees (as `libxt_NAT` reads it), and the table, which no
+//! callback is told (neither `struct xt_option_call` nor `struct xt_fcheck_call` has it)
+//! but which the argument vector gives (`-t nat`; [`crate::cmdline`]). So `parse` records
+//! both in the target's `udata` scratch area, which iptables allocates zeroed for every
+//! `-j SSNAT` (`xs_init_target`), and `x6_fcheck` refuses a table the kernel refuses,
+//! with the kernel's message, and hands the protocol to the same `validate()` the kernel
+//! runs. Like `SNAT`'s, the check sees a `-p` given before the target's options only; the
+//! table is read from the whole command line, wherever `-t` is.
 //!
 //! No `xlate` (iptables-translate to nftables): nftables has no stateless-NAT statement
 //! that means the same for every protocol, so none is offered.
 
-use std::ffi::{c_int, c_void, CStr, CString};
+use std::ffi::{c_char, c_int, c_uint, c_void, CStr, CString};
 use std::mem::size_of;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
+use std::sync::atomic::{AtomicPtr, Ordering};
 
 use ssnat_core::abi::{SsnatInfo, TARGET_NAME, TARGET_REVISION, USER_SIZE};
-use ssnat_spec::{apply_option, final_check, print_text, save_text, Family, Opt, RuleProto};
+use ssnat_spec::{
+    apply_option, check_table, final_check, print_text, save_text, Family, Opt, RuleProto,
+};
 
+use crate::cmdline::{table_arg, HasArg, LongOpt};
 use crate::sys;
 
 /// Target name as a C string; checked against the ABI's [`TARGET_NAME`] below.
@@ -96,10 +110,10 @@ struct OptionTable([sys::xt_option_entry; Opt::ALL.len() + 1]);
 unsafe impl Sync for OptionTable {}
 
 /// The per-rule scratch area (`udata`, `udata_size` bytes, zeroed by iptables for each
-/// `-j SSNAT`): the rule's protocol as `x6_parse` saw it in the rule's entry, for
-/// `x6_fcheck`, which is not given the entry.
+/// `-j SSNAT`): what `parse` saw and `x6_fcheck` is not given, the rule's protocol (from
+/// the rule's entry) and the argument vector (which gives the table).
 ///
-/// Plain bytes, so that any content is a valid value.
+/// Plain integers, so that any content is a valid value.
 #[repr(C)]
 #[derive(Clone, Copy, Default)]
 struct Scratch {
@@ -107,6 +121,10 @@ struct Scratch {
     proto: u8,
     /// Non-zero for `! -p`.
     inverted: u8,
+    /// The address of the argument vector iptables is parsing (a `char **`), 0 when not
+    /// known. The vector lives until the rule's parse ends (with `x6_fcheck`); the
+    /// scratch area is zeroed again for the next rule's `-j SSNAT`.
+    argv: usize,
 }
 
 impl Scratch {
@@ -183,15 +201,23 @@ fn target<const V6: bool>() -> sys::xtables_target {
         help: Some(help::<V6>),
         print: Some(print::<V6>),
         save: Some(save::<V6>),
-        x6_parse: Some(x6_parse::<V6>),
+        // The old-style parse, for the argument vector (see the module's docs), with the
+        // x6 option table and final check.
+        parse: Some(parse::<V6>),
         x6_fcheck: Some(x6_fcheck::<V6>),
         x6_options: OPTIONS.0.as_ptr(),
         udata_size: size_of::<Scratch>(),
         // Everything else zero/NULL, as in a C designated initializer: no real_name,
-        // ext_flags, init (iptables hands us zeroed data), old-style parse, xlate.
+        // ext_flags, init (iptables hands us zeroed data), x6_parse (it would be called
+        // instead of parse), final_check (x6_fcheck is), xlate.
         ..Default::default()
     }
 }
+
+/// The two targets as registered with libxtables (IPv4, IPv6), once the constructor has
+/// run; null before (and outside iptables). libxtables hands callbacks these very
+/// structs (`&t->t` to `parse`), never copies.
+static REGISTERED: AtomicPtr<sys::xtables_target> = AtomicPtr::new(ptr::null_mut());
 
 /// The library's constructor, what `_init` is in iptables' C extensions: runs when
 /// iptables dlopen()s `libxt_SSNAT.so` and registers both targets.
@@ -213,6 +239,7 @@ extern "C" fn register() {
         // libxtables keeps the targets in its lists, and writes to them, for the rest of
         // the process: they must live (and stay put) forever.
         let targets: &'static mut [sys::xtables_target; 2] = Box::leak(Box::new(targets()));
+        REGISTERED.store(targets.as_mut_ptr(), Ordering::Release);
         // SAFETY: two initialized targets in writable memory that is never freed or
         // moved; their strings and option table are 'static.
         unsafe { sys::xtables_register_targets(targets.as_mut_ptr(), targets.len() as u32) };
@@ -224,52 +251,155 @@ extern "C" fn help<const V6: bool>() {
     guarded(|| c_print(if V6 { HELP_V6 } else { HELP_V4 }));
 }
 
-/// `x6_parse`: one option into the info; and the rule's protocol into the scratch area.
+/// The registered target of family `V6` whose entry pointer `target` points to (the
+/// `&t->t` libxtables passes to `parse`), or `None` if it is not one of ours.
+fn registered<const V6: bool>(
+    target: *mut *mut sys::xt_entry_target,
+) -> Option<*mut sys::xtables_target> {
+    let base = REGISTERED.load(Ordering::Acquire);
+    if base.is_null() {
+        return None;
+    }
+    // SAFETY: `base` is the leaked array of two targets (register()), which lives forever;
+    // index 0 or 1 stays inside it.
+    let t = unsafe { base.add(usize::from(V6)) };
+    // SAFETY: only the address of a field is formed, no reference.
+    ptr::eq(unsafe { ptr::addr_of_mut!((*t).t) }, target).then_some(t)
+}
+
+/// `parse`, the old-style option callback: one option (id `c`, argument in getopt's
+/// `optarg`), handled as libxtables' `xtables_option_tpcall` would hand it to an
+/// `x6_parse` ([`parse_option`]); the argument vector kept in the scratch area for
+/// `x6_fcheck`. Returns 1: the option was ours.
 ///
 /// # Safety
-/// `cb` is the call libxtables' `xtables_option_tpcall` prepared: valid, with `entry`
-/// from our table, `arg` the option's argument, `data` the target's info, `udata` null
-/// or our zeroed `udata_size` bytes, and `xt_entry` null or the rule's entry (a
-/// `struct ipt_entry` for IPv4, a `struct ip6t_entry` for IPv6).
-unsafe extern "C" fn x6_parse<const V6: bool>(cb: *mut sys::xt_option_call) {
+/// As libxtables' `xtables_option_tpcall` calls it: `c` is the option's id in our table,
+/// `argv` null or the NULL-terminated argument vector being parsed, `flags` the target's
+/// `tflags`, `entry` null or the rule's entry (a `struct ipt_entry` for IPv4, a
+/// `struct ip6t_entry` for IPv6), `target` points to the entry pointer of the target being
+/// parsed (`&t->t`), whose entry holds the info after an `XT_ALIGN`ed header; getopt's
+/// `optarg` is the option's argument.
+unsafe extern "C" fn parse<const V6: bool>(
+    c: c_int,
+    argv: *mut *mut c_char,
+    invert: c_int,
+    flags: *mut c_uint,
+    entry: *const c_void,
+    target: *mut *mut sys::xt_entry_target,
+) -> c_int {
     guarded(|| {
-        // SAFETY: `cb` is valid (caller's contract). This is libxtables' generic part, as
-        // every x6 extension calls it: refuses a repeated option or a "!" and records the
-        // option in cb->xflags.
-        unsafe { sys::xtables_option_parse(cb) };
-        // SAFETY: valid, and ours alone for the duration of the callback.
-        let cb = unsafe { &mut *cb };
-        // SAFETY: `xt_entry` is null or the rule's entry of our family (contract).
-        let proto = unsafe { rule_proto::<V6>(cb.xt_entry) };
-        if !cb.udata.is_null() {
-            // Recorded at every option, so the last one, which knows the most of the
-            // rule, is what x6_fcheck sees.
-            let scratch = Scratch {
-                proto: proto.proto,
-                inverted: proto.inverted.into(),
-            };
-            // SAFETY: non-null udata is our udata_size = size_of::<Scratch>() bytes;
-            // unaligned write, to assume nothing.
-            unsafe { cb.udata.cast::<Scratch>().write_unaligned(scratch) };
-        }
-        // SAFETY: `entry` points into OPTIONS, which lives forever.
-        let id = unsafe { (*cb.entry).id };
-        let (Some(opt), false) = (Opt::from_id(id), cb.arg.is_null()) else {
-            return;
+        let Ok(id) = u32::try_from(c) else {
+            exit_error(
+                sys::OTHER_PROBLEM,
+                &format!("Extension does not know id {c}"),
+            );
         };
-        // SAFETY: `arg` is a NUL-terminated argv string (checked non-null above).
-        let arg = unsafe { CStr::from_ptr(cb.arg) }.to_string_lossy();
-        let data = cb.data.cast::<SsnatInfo>();
-        // SAFETY: `data` is the info blob of `size` = XT_ALIGN(sizeof info) bytes that
-        // iptables allocated (zeroed) for this target and that earlier options of the
-        // rule filled; unaligned read and write, to assume nothing.
-        let mut info = unsafe { data.read_unaligned() };
-        match apply_option(&mut info, opt, &arg, family(V6)) {
-            // SAFETY: as the read above.
-            Ok(()) => unsafe { data.write_unaligned(info) },
-            Err(e) => exit_error(sys::PARAMETER_PROBLEM, &format!("{TARGET_NAME}: {e}")),
+        // Our table, up to its all-zero end.
+        let Some(option) = OPTIONS
+            .0
+            .iter()
+            .take_while(|o| !o.name.is_null())
+            .find(|o| o.id == id)
+        else {
+            exit_error(
+                sys::OTHER_PROBLEM,
+                &format!("Extension does not know id {id}"),
+            );
+        };
+        // SAFETY: `target` is null or points to the entry pointer (contract).
+        if target.is_null() || unsafe { (*target).is_null() } {
+            exit_error(
+                sys::OTHER_PROBLEM,
+                &format!("{TARGET_NAME}: internal error: no target entry"),
+            );
+        }
+        let t = registered::<V6>(target);
+        // SAFETY: a registered target lives forever; its udata is null or the scratch
+        // area iptables allocated for this rule (xs_init_target), which the call owns.
+        let udata = t.map_or(ptr::null_mut(), |t| unsafe { (*t).udata });
+        // The call xtables_option_tpcall() makes to an x6_parse.
+        let mut cb = sys::xt_option_call {
+            // SAFETY: a plain read of getopt's global (this process parses on one thread).
+            arg: unsafe { ptr::addr_of!(sys::optarg).read() },
+            ext_name: NAME.as_ptr(),
+            entry: option,
+            // SAFETY: `target` points to the entry pointer (contract); the info is the
+            // entry's flexible `data`, after the header.
+            data: unsafe { ptr::addr_of_mut!((**target).data).cast() },
+            // SAFETY: `flags` is the target's tflags (contract).
+            xflags: unsafe { *flags },
+            invert: invert != 0,
+            xt_entry: entry.cast_mut(),
+            udata,
+            ..Default::default()
+        };
+        cb.__bindgen_anon_1.target = target;
+        // SAFETY: `cb` is a complete call as libxtables makes it, from the caller's
+        // contract.
+        unsafe { parse_option::<V6>(&mut cb) };
+        // SAFETY: as the read above.
+        unsafe { *flags = cb.xflags };
+        if !udata.is_null() {
+            let scratch = udata.cast::<Scratch>();
+            // SAFETY: non-null udata is our udata_size = size_of::<Scratch>() bytes,
+            // which parse_option may just have written; unaligned, to assume nothing.
+            unsafe {
+                let mut s = scratch.read_unaligned();
+                s.argv = argv as usize;
+                scratch.write_unaligned(s);
+            }
         }
     });
+    1
+}
+
+/// What an `x6_parse` would do: one option into the info; and the rule's protocol into
+/// the scratch area.
+///
+/// # Safety
+/// `cb` is a call as libxtables' `xtables_option_tpcall` prepares it: valid, with `entry`
+/// from our table, `arg` the option's argument, `data` the target's info, `udata` null
+/// or our `udata_size` bytes, and `xt_entry` null or the rule's entry (a
+/// `struct ipt_entry` for IPv4, a `struct ip6t_entry` for IPv6).
+unsafe fn parse_option<const V6: bool>(cb: *mut sys::xt_option_call) {
+    // SAFETY: `cb` is valid (caller's contract). This is libxtables' generic part, as
+    // every x6 extension calls it: refuses a repeated option or a "!" and records the
+    // option in cb->xflags.
+    unsafe { sys::xtables_option_parse(cb) };
+    // SAFETY: valid, and ours alone for the duration of the callback.
+    let cb = unsafe { &mut *cb };
+    // SAFETY: `xt_entry` is null or the rule's entry of our family (contract).
+    let proto = unsafe { rule_proto::<V6>(cb.xt_entry) };
+    if !cb.udata.is_null() {
+        // Recorded at every option, so the last one, which knows the most of the
+        // rule, is what x6_fcheck sees.
+        let scratch = cb.udata.cast::<Scratch>();
+        // SAFETY: non-null udata is our udata_size = size_of::<Scratch>() bytes, any
+        // content valid; unaligned, to assume nothing.
+        unsafe {
+            let mut s = scratch.read_unaligned();
+            s.proto = proto.proto;
+            s.inverted = proto.inverted.into();
+            scratch.write_unaligned(s);
+        }
+    }
+    // SAFETY: `entry` points into OPTIONS, which lives forever.
+    let id = unsafe { (*cb.entry).id };
+    let (Some(opt), false) = (Opt::from_id(id), cb.arg.is_null()) else {
+        return;
+    };
+    // SAFETY: `arg` is a NUL-terminated argv string (checked non-null above).
+    let arg = unsafe { CStr::from_ptr(cb.arg) }.to_string_lossy();
+    let data = cb.data.cast::<SsnatInfo>();
+    // SAFETY: `data` is the info blob of `size` = XT_ALIGN(sizeof info) bytes that
+    // iptables allocated (zeroed) for this target and that earlier options of the
+    // rule filled; unaligned read and write, to assume nothing.
+    let mut info = unsafe { data.read_unaligned() };
+    match apply_option(&mut info, opt, &arg, family(V6)) {
+        // SAFETY: as the read above.
+        Ok(()) => unsafe { data.write_unaligned(info) },
+        Err(e) => exit_error(sys::PARAMETER_PROBLEM, &format!("{TARGET_NAME}: {e}")),
+    }
 }
 
 /// The protocol the rule matches, from its entry as iptables fills it while it parses
@@ -305,12 +435,14 @@ unsafe fn rule_proto<const V6: bool>(entry: *const c_void) -> RuleProto {
     }
 }
 
-/// `x6_fcheck`: the rule's final check, the same `validate()` the kernel will run, with
-/// the rule's protocol recorded by `x6_parse`.
+/// `x6_fcheck`: the rule's final check: the table (from the argument vector `parse`
+/// recorded), then the same `validate()` the kernel will run, with the rule's protocol
+/// recorded by `parse`.
 ///
 /// # Safety
 /// `cb` is the call `xtables_option_tfcall` prepared: valid, `data` the target's info,
-/// `udata` null or our `udata_size` bytes.
+/// `udata` null or our `udata_size` bytes; a non-zero `argv` in it is the argument vector
+/// iptables is parsing, whose first `optind` words are valid (or up to a NULL).
 unsafe extern "C" fn x6_fcheck<const V6: bool>(cb: *mut sys::xt_fcheck_call) {
     guarded(|| {
         // SAFETY: valid for the callback (caller's contract); only read.
@@ -324,15 +456,80 @@ unsafe extern "C" fn x6_fcheck<const V6: bool>(cb: *mut sys::xt_fcheck_call) {
             // x6_parse; any bytes are a valid Scratch.
             unsafe { cb.udata.cast::<Scratch>().read_unaligned() }
         };
+        // SAFETY: a non-zero argv is the vector being parsed (contract).
+        if let Some(table) = unsafe { table_of_command(scratch.argv as *const *const c_char) } {
+            if let Err(e) = check_table(&table) {
+                exit_error(sys::PARAMETER_PROBLEM, &format!("{TARGET_NAME}: {e}"));
+            }
+        }
         if let Err(msg) = final_check(cb.xflags, &info, family(V6), scratch.rule_proto()) {
             exit_error(sys::PARAMETER_PROBLEM, &format!("{TARGET_NAME}: {msg}"));
         }
     });
 }
 
+/// The table the command line being parsed gives (`filter` when it has no `-t`), read
+/// from `argv` as iptables' getopt_long() reads it ([`table_arg`], with iptables' long
+/// options from `xt_params->opts`); `None` when `argv` is null (a program that drives the
+/// extension without a command line) or empty.
+///
+/// Only the words getopt has seen are read: `argv[1..optind]`, which at the final check
+/// is the whole command line (iptables calls it after its getopt loop), stopping early
+/// at a NULL.
+///
+/// # Safety
+/// `argv` is null or a NULL-terminated argument vector whose words before the NULL (or
+/// the first `optind`) are valid C strings; `xt_params->opts` is null or a `struct
+/// option` table ended by an entry with a null name.
+unsafe fn table_of_command(argv: *const *const c_char) -> Option<Vec<u8>> {
+    if argv.is_null() {
+        return None;
+    }
+    // SAFETY: a plain read of getopt's global.
+    let end = usize::try_from(unsafe { ptr::addr_of!(sys::optind).read() }).unwrap_or(0);
+    let mut words: Vec<&[u8]> = Vec::new();
+    for i in 0..end {
+        // SAFETY: within the vector: before its NULL and its first optind words
+        // (contract); each word is a C string.
+        let word = unsafe { *argv.add(i) };
+        if word.is_null() {
+            break;
+        }
+        // SAFETY: as above.
+        words.push(unsafe { CStr::from_ptr(word) }.to_bytes());
+    }
+    if words.is_empty() {
+        return None;
+    }
+    let mut long = Vec::new();
+    let params = params();
+    let mut opt: *const sys::option = if params.is_null() {
+        ptr::null()
+    } else {
+        // SAFETY: non-null `xt_params` points to the program's live `xtables_globals`.
+        unsafe { (*params).opts }
+    };
+    // SAFETY: a table ended by a null name (contract); names are C strings.
+    while !opt.is_null() && unsafe { !(*opt).name.is_null() } {
+        // SAFETY: as above.
+        let o = unsafe { &*opt };
+        long.push(LongOpt {
+            // SAFETY: as above.
+            name: unsafe { CStr::from_ptr(o.name) }.to_bytes(),
+            has_arg: HasArg::from_c(o.has_arg),
+            flag: o.flag as usize,
+            val: o.val,
+        });
+        // SAFETY: not past the end entry.
+        opt = unsafe { opt.add(1) };
+    }
+    let table = table_arg(&words, &long).unwrap_or(b"filter");
+    Some(table.to_vec())
+}
+
 /// `print`: the target's part of an `iptables -L` line: ` profile:NAME` for a rule that
 /// takes its mapping from a runtime profile; else ` to:ADDR[:PORT]`, ` ports:PORT` for a
-/// port alone, then ` random-seed:0xN` when not the default.
+/// port alone, then ` random-seed:N` (decimal) when not the default.
 ///
 /// # Safety
 /// `target` is null or a whole `struct xt_entry_target` of `u.target_size` bytes.
@@ -352,7 +549,7 @@ unsafe extern "C" fn print<const V6: bool>(
 }
 
 /// `save`: the target's options as `iptables-save` writes them (` --to-source ADDR:PORT`,
-/// ` --to-ports PORT`, ` --random-seed 0xN`, or ` --profile NAME`), which
+/// ` --to-ports PORT`, ` --random-seed N` in decimal, or ` --profile NAME`), which
 /// `iptables-restore` parses back to the same info.
 ///
 /// # Safety
@@ -479,9 +676,10 @@ mod tests {
             assert_eq!(name.to_str(), Ok(TARGET_NAME));
             assert_eq!(version.to_bytes_with_nul(), sys::XTABLES_VERSION);
             assert!(t.next.is_null() && t.real_name.is_null());
-            assert!(t.x6_parse.is_some() && t.x6_fcheck.is_some());
+            // The old-style parse (it gets the argument vector), the x6 final check.
+            assert!(t.parse.is_some() && t.x6_fcheck.is_some());
             assert!(t.print.is_some() && t.save.is_some() && t.help.is_some());
-            assert!(t.parse.is_none() && t.final_check.is_none() && t.init.is_none());
+            assert!(t.x6_parse.is_none() && t.final_check.is_none() && t.init.is_none());
             assert_eq!(t.x6_options, OPTIONS.0.as_ptr());
         }
     }
@@ -512,6 +710,7 @@ mod tests {
         let s = Scratch {
             proto: 17,
             inverted: 1,
+            argv: 0,
         };
         assert_eq!(
             s.rule_proto(),
@@ -520,6 +719,40 @@ mod tests {
                 inverted: true
             }
         );
+        // Zeroed udata: no argument vector, so no table to check.
+        assert_eq!(Scratch::default().argv, 0);
+        // SAFETY: a null vector is allowed.
+        assert_eq!(unsafe { table_of_command(ptr::null()) }, None);
+    }
+
+    #[test]
+    fn table_of_command_reads_the_words_getopt_saw() {
+        let words: Vec<CString> = ["iptables", "-A", "OUTPUT", "-t", "nat", "-j", "SSNAT"]
+            .map(|w| CString::new(w).unwrap())
+            .to_vec();
+        let mut argv: Vec<*const c_char> = words.iter().map(|w| w.as_ptr()).collect();
+        argv.push(ptr::null());
+        let table = |optind: c_int| {
+            // SAFETY: only this test writes optind; the vector is NULL-terminated and its
+            // words live until the end of the test. xt_params is null here: no long
+            // options.
+            unsafe {
+                ptr::addr_of_mut!(sys::optind).write(optind);
+                table_of_command(argv.as_ptr())
+            }
+        };
+        // All seen (at the final check, optind is the word count).
+        assert_eq!(table(7), Some(b"nat".to_vec()));
+        // Only the words getopt has seen: "-t nat" not yet, so filter.
+        assert_eq!(table(3), Some(b"filter".to_vec()));
+        assert_eq!(table(4), Some(b"filter".to_vec()));
+        // Past the end: stops at the NULL.
+        assert_eq!(table(100), Some(b"nat".to_vec()));
+        // Nothing seen.
+        assert_eq!(table(0), None);
+        assert_eq!(table(-1), None);
+        // SAFETY: as above.
+        unsafe { ptr::addr_of_mut!(sys::optind).write(1) };
     }
 
     #[test]

@@ -5,14 +5,15 @@
 //! ([`ext`]). From then on iptables calls back for each option (`--to-source`,
 //! `--to-ports`, `--random-seed`, or `--profile`: parsed by [`ssnat_spec`]), the final
 //! check (the kernel's own [`ssnat_core::abi::SsnatInfo::validate`], with the rule's
-//! `-p`), `-L` and `iptables-save`. With `--profile NAME` the rule takes its mapping from
+//! `-p`, and the kernel's rule on tables: raw, mangle or filter, read from the command
+//! line by [`cmdline`]), `-L` and `iptables-save`. With `--profile NAME` the rule takes its mapping from
 //! the runtime profile NAME (managed with `ssnatctl`), which the kernel must have when
 //! the rule is added.
 //!
 //! ```text
 //! iptables  -t raw -A OUTPUT -p udp -j SSNAT --to-source 198.51.100.7:4000
 //! iptables  -t raw -A OUTPUT -p tcp -j SSNAT --to-source 10.1.0.0/16:4000-4100
-//! iptables  -t raw -A OUTPUT -p udp -j SSNAT --to-ports 4000 --random-seed 0x1234
+//! iptables  -t raw -A OUTPUT -p udp -j SSNAT --to-ports 4000 --random-seed 4660
 //! iptables  -t raw -A OUTPUT -p udp -j SSNAT --profile moh
 //! ip6tables -t raw -A OUTPUT -p udp -j SSNAT --to-source [2001:db8::7]:4000
 //! ip6tables -t raw -A OUTPUT        -j SSNAT --to-source 2001:db8::/64
@@ -32,5 +33,6 @@
     clippy::undocumented_unsafe_blocks
 )]
 
+pub mod cmdline;
 pub mod ext;
 pub mod sys;

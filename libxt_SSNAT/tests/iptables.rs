@@ -6,10 +6,15 @@
 //!   which changes nothing; without the module the kernel then says no, with status 1),
 //!   and `iptables-legacy-restore --test` (parse only, no commit) of every saved form.
 //!   No rule is added: that needs the kernel module.
+//! * Tables, with the real legacy and nft iptables (root only): `-t nat` (and every
+//!   table but raw, mangle and filter) refused with the kernel's message before anything
+//!   reaches the kernel, in every way a table is given (`--table=nat`, `-tnat`, after
+//!   the target, `*nat` in a restore file); raw, mangle and filter let through.
 //! * Through libxtables itself, as iptables drives an extension (no root, no kernel):
-//!   `xtables_init_all`, dlopen() of the library by `xtables_find_target`, `x6_parse` of
-//!   each option with a rule entry that has a protocol (`-p`), `xtables_option_tfcall`
-//!   (our `x6_fcheck`), then `print` and `save`, and the saved options parsed back. This
+//!   `xtables_init_all`, dlopen() of the library by `xtables_find_target`, our `parse` of
+//!   each option (by `xtables_option_tpcall`) with a rule entry that has a protocol
+//!   (`-p`) and, for the table tests, an argument vector, `xtables_option_tfcall` (our
+//!   `x6_fcheck`), then `print` and `save`, and the saved options parsed back. This
 //!   runs in a child process (this test binary again), since the extension writes to C's
 //!   stdout and errors exit the process.
 
@@ -69,9 +74,9 @@ fn find_program(name: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// `program` and the XTABLES_LIBDIR to run it with, or `None` (with a note) when this
-/// test cannot run here.
-fn legacy(program: &str) -> Option<(PathBuf, String)> {
+/// `program` (`iptables-legacy`, `ip6tables-nft-restore`, ...) and the XTABLES_LIBDIR to
+/// run it with, or `None` (with a note) when this test cannot run here.
+fn runnable(program: &str) -> Option<(PathBuf, String)> {
     if !is_root() {
         eprintln!("note: not root, skipping the {program} test");
         return None;
@@ -128,7 +133,7 @@ fn iptables_legacy_shows_the_help() {
             " --to-source {[ipv6addr][-[ipv6addr]]|[prefix]/len}:port[-port]\n",
         ),
     ] {
-        let Some((exe, libdir)) = legacy(program) else {
+        let Some((exe, libdir)) = runnable(program) else {
             continue;
         };
         let out = run(&exe, &libdir, &["-j", "SSNAT", "-h"]);
@@ -214,7 +219,7 @@ fn iptables_legacy_refuses_bad_rules_before_the_kernel() {
         let [program, rule, message] = row[..] else {
             panic!("row {row:?}")
         };
-        let Some((exe, libdir)) = legacy(program) else {
+        let Some((exe, libdir)) = runnable(program) else {
             continue;
         };
         let mut args = vec!["-t", "raw", "-A", "OUTPUT"];
@@ -258,7 +263,7 @@ fn iptables_legacy_passes_good_rules_to_the_kernel() {
         let [program, rule] = row[..] else {
             panic!("row {row:?}")
         };
-        let Some((exe, libdir)) = legacy(program) else {
+        let Some((exe, libdir)) = runnable(program) else {
             continue;
         };
         // -C (check) changes nothing, whether the module is there or not.
@@ -281,6 +286,11 @@ const CHILD_FAMILY: &str = "SSNAT_TEST_XTABLES_FAMILY";
 const CHILD_PROTO: &str = "SSNAT_TEST_XTABLES_PROTO";
 /// Set in the child: the target's options, one `NAME ARG` a line (`to-source 1.2.3.4`).
 const CHILD_OPTS: &str = "SSNAT_TEST_XTABLES_OPTS";
+/// Set in the child, or not: the words of the command line before `-j SSNAT`, one a line
+/// (`-t`, `nat`, `-A`, `POSTROUTING`). When set, the child hands the target an argument
+/// vector, as iptables does: those words, `-j SSNAT`, then the options; when not, none
+/// (a null `argv`, as a program that parses no command line).
+const CHILD_ARGV: &str = "SSNAT_TEST_XTABLES_ARGV";
 /// Printed by the child before its results, after libtest's own lines.
 const MARK: &str = "==ssnat-xtables==";
 
@@ -290,9 +300,6 @@ extern "C" {
     /// `xtables_globals.exit_err` must be (printf-like, does not return), so the child
     /// uses it as its exit_err.
     fn errx(status: c_int, fmt: *const c_char, ...) -> !;
-    /// getopt(3)'s argument of the current option, `<getopt.h>`/`<unistd.h>`; declared by
-    /// hand, test-only: libxtables' option dispatch reads the argument from it.
-    static mut optarg: *mut c_char;
 }
 
 /// `compat_rev` of the child: there is no kernel to ask, every revision is fine.
@@ -350,12 +357,25 @@ fn xtables_child() {
     let exit_err: unsafe extern "C" fn(sys::xtables_exittype, *const c_char, ...) -> ! = unsafe {
         std::mem::transmute(errx as unsafe extern "C" fn(c_int, *const c_char, ...) -> !)
     };
+    // The long options of iptables that matter here (the target's come from libxtables'
+    // merge in iptables, which this child does not do): --table takes an argument.
+    // SAFETY: all-zero is the table's end entry.
+    let end: sys::option = unsafe { std::mem::zeroed() };
+    let long_opts = Vec::leak(vec![
+        sys::option {
+            name: c"table".as_ptr(),
+            has_arg: 1,
+            flag: ptr::null_mut(),
+            val: c_int::from(b't'),
+        },
+        end,
+    ]);
     let globals = Box::leak(Box::new(sys::xtables_globals {
         option_offset: 0,
         program_name: c"ssnat-test".as_ptr(),
         program_version: c"0".as_ptr(),
         orig_opts: ptr::null_mut(),
-        opts: ptr::null_mut(),
+        opts: long_opts.as_mut_ptr(),
         exit_err: Some(exit_err),
         compat_rev: Some(any_revision),
     }));
@@ -366,6 +386,29 @@ fn xtables_child() {
             (CString::new(name).unwrap(), CString::new(arg).unwrap())
         })
         .collect();
+    // The argument vector: program, the words before -j SSNAT, -j SSNAT, then each
+    // option and its argument (whose index is where optarg points for it).
+    let command = env::var(CHILD_ARGV).ok();
+    let mut words: Vec<CString> = vec![CString::new("ssnat-test").unwrap()];
+    for word in command.iter().flat_map(|c| c.lines()) {
+        words.push(CString::new(word).unwrap());
+    }
+    words.extend(["-j", "SSNAT"].map(|w| CString::new(w).unwrap()));
+    let mut arg_index = Vec::new();
+    for (name, arg) in &opts {
+        words.push(CString::new(format!("--{}", name.to_str().unwrap())).unwrap());
+        arg_index.push(words.len());
+        words.push(arg.clone());
+    }
+    let words = Vec::leak(words);
+    let mut argv: Vec<*mut c_char> = words.iter().map(|w| w.as_ptr().cast_mut()).collect();
+    argv.push(ptr::null_mut());
+    let argv = Vec::leak(argv);
+    let argv_ptr = if command.is_some() {
+        argv.as_mut_ptr()
+    } else {
+        ptr::null_mut()
+    };
     let entry = rule_entry(nfproto, &proto);
     // SAFETY: this drives libxtables the way iptables' do_parse() does, on one thread:
     // the globals are leaked (live forever), the target comes from libxtables and stays
@@ -398,7 +441,7 @@ fn xtables_child() {
 
         // getopt_long() found each option: iptables hands it to the extension, with the
         // rule's entry.
-        for (name, arg) in &opts {
+        for ((name, _), &at) in opts.iter().zip(&arg_index) {
             let mut id = None;
             let mut o = t.x6_options;
             while !(*o).name.is_null() {
@@ -408,10 +451,13 @@ fn xtables_child() {
                 o = o.add(1);
             }
             let id = id.unwrap_or_else(|| panic!("unknown option {name:?}"));
-            optarg = arg.as_ptr().cast_mut();
-            sys::xtables_option_tpcall(t.option_offset + id, ptr::null_mut(), false, t, entry);
+            // getopt_long() has just read the option and its argument.
+            ptr::addr_of_mut!(sys::optarg).write(argv[at]);
+            ptr::addr_of_mut!(sys::optind).write((at + 1) as c_int);
+            sys::xtables_option_tpcall(t.option_offset + id, argv_ptr, false, t, entry);
         }
-        // The final check, by libxtables itself.
+        // The final check, by libxtables itself, after getopt has read every word.
+        ptr::addr_of_mut!(sys::optind).write(words.len() as c_int);
         sys::xtables_option_tfcall(t);
 
         sys::printf(c"%s\n".as_ptr(), CString::new(MARK).unwrap().as_ptr());
@@ -433,8 +479,24 @@ fn through_libxtables(
     proto: &str,
     opts: &[(&str, &str)],
 ) -> Result<(String, String), (Option<i32>, String)> {
+    through_libxtables_in(family, proto, None, opts)
+}
+
+/// As [`through_libxtables`], with an argument vector when `command` is given: its
+/// words (see [`CHILD_ARGV`]), before `-j SSNAT` and the options.
+fn through_libxtables_in(
+    family: u8,
+    proto: &str,
+    command: Option<&str>,
+    opts: &[(&str, &str)],
+) -> Result<(String, String), (Option<i32>, String)> {
     let lines: Vec<String> = opts.iter().map(|(o, a)| format!("{o} {a}")).collect();
-    let out = Command::new(env::current_exe().unwrap())
+    let mut child = Command::new(env::current_exe().unwrap());
+    if let Some(command) = command {
+        let words: Vec<&str> = command.split_whitespace().collect();
+        child.env(CHILD_ARGV, words.join("\n"));
+    }
+    let out = child
         .args([
             "--exact",
             "xtables_child",
@@ -453,7 +515,7 @@ fn through_libxtables(
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     eprintln!(
-        "child ipv{family} -p {proto:?} {opts:?}: {:?}\n{stdout}{stderr}",
+        "child ipv{family} -p {proto:?} {command:?} {opts:?}: {:?}\n{stdout}{stderr}",
         out.status.code()
     );
     if !out.status.success() {
@@ -490,7 +552,9 @@ const FORMS: &str = r#"
     4 | 1   | --to-ports 4000-4100 | ports:4000-4100 | --to-ports 4000-4100
     4 | 136 | --to-source 192.0.2.1 --to-ports 53 | to:192.0.2.1:53 | --to-source 192.0.2.1:53
     4 | 33  | --to-ports 53 --to-source 192.0.2.1 | to:192.0.2.1:53 | --to-source 192.0.2.1:53
-    4 | 17  | --to-source 192.0.2.1:53 --random-seed 4660 | to:192.0.2.1:53 random-seed:0x1234 | --to-source 192.0.2.1:53 --random-seed 0x1234
+    4 | 17  | --to-source 192.0.2.1:53 --random-seed 4660 | to:192.0.2.1:53 random-seed:4660 | --to-source 192.0.2.1:53 --random-seed 4660
+    4 | 17  | --to-source 192.0.2.1:53 --random-seed 0x1234 | to:192.0.2.1:53 random-seed:4660 | --to-source 192.0.2.1:53 --random-seed 4660
+    4 | any | --to-source 192.0.2.1 --random-seed 7 | to:192.0.2.1 random-seed:7 | --to-source 192.0.2.1 --random-seed 7
     4 | any | --random-seed 0 --to-source 192.0.2.1 | to:192.0.2.1 | --to-source 192.0.2.1
     6 | 17  | --to-source [2001:db8::7]:4000 | to:[2001:db8::7]:4000 | --to-source [2001:db8::7]:4000
     6 | any | --to-source [2001:0db8::0:7] | to:2001:db8::7 | --to-source 2001:db8::7
@@ -500,7 +564,8 @@ const FORMS: &str = r#"
     6 | any | --to-source 2001:db8::/64 | to:2001:db8::/64 | --to-source 2001:db8::/64
     6 | 6   | --to-source [2001:db8::]/64:4000 | to:[2001:db8::]/64:4000 | --to-source [2001:db8::]/64:4000
     6 | 6   | --to-source [2001:db8::/64]:4000 | to:[2001:db8::]/64:4000 | --to-source [2001:db8::]/64:4000
-    6 | 58  | --to-ports 1000 --random-seed 0xdeadbeef | ports:1000 random-seed:0xdeadbeef | --to-ports 1000 --random-seed 0xdeadbeef
+    6 | 58  | --to-ports 1000 --random-seed 0xdeadbeef | ports:1000 random-seed:3735928559 | --to-ports 1000 --random-seed 3735928559
+    6 | any | --to-source 2001:db8::/64 --random-seed 7 | to:2001:db8::/64 random-seed:7 | --to-source 2001:db8::/64 --random-seed 7
     4 | 17  | --profile moh | profile:moh | --profile moh
     4 | any | --profile call-42_a.b | profile:call-42_a.b | --profile call-42_a.b
     4 | !17 | --profile moh | profile:moh | --profile moh
@@ -544,7 +609,7 @@ fn iptables_legacy_restore_takes_the_saved_forms() {
         ("4", "iptables-legacy-restore"),
         ("6", "ip6tables-legacy-restore"),
     ] {
-        let Some((exe, libdir)) = legacy(program) else {
+        let Some((exe, libdir)) = runnable(program) else {
             continue;
         };
         let mut input = String::from("*raw\n");
@@ -665,7 +730,7 @@ fn profile_names_with_spaces_or_empty_are_refused() {
             assert_eq!(status, Some(2), "ipv{family} {name:?}: {stderr}");
             assert!(stderr.contains(&message), "ipv{family} {name:?}: {stderr}");
 
-            let Some((exe, libdir)) = legacy(program) else {
+            let Some((exe, libdir)) = runnable(program) else {
                 continue;
             };
             let args = [
@@ -682,6 +747,187 @@ fn profile_names_with_spaces_or_empty_are_refused() {
             let stderr = String::from_utf8_lossy(&out.stderr);
             assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
             assert!(stderr.contains(&message), "{args:?}: {stderr}");
+        }
+    }
+}
+
+// ---- Tables -----------------------------------------------------------------------
+
+/// The message for a rule in `table`: the kernel's (xt_SSNAT.rs), after iptables' own
+/// prefix (`iptables v1.8.9 (legacy): `).
+fn table_message(table: &str) -> String {
+    format!("SSNAT: only valid in the raw, mangle and filter tables, not \"{table}\"")
+}
+
+/// Program | the command line | the table it is refused for.
+const OTHER_TABLES: &str = r#"
+    iptables-legacy  | -t nat -A POSTROUTING -j SSNAT --to-source 1.2.3.4 | nat
+    iptables-legacy  | -t nat -A POSTROUTING -p udp -j SSNAT --to-source 1.2.3.4:5 | nat
+    iptables-legacy  | -t nat -A POSTROUTING -j SSNAT --to-source 1.2.3.4:5 | nat
+    iptables-legacy  | --table=nat -I PREROUTING -j SSNAT --profile moh | nat
+    iptables-legacy  | --table nat -C OUTPUT -j SSNAT --profile moh | nat
+    iptables-legacy  | --tab nat -D OUTPUT -j SSNAT --profile moh | nat
+    iptables-legacy  | -tnat -A OUTPUT -j SSNAT --profile moh | nat
+    iptables-legacy  | -vt nat -A INPUT -j SSNAT --profile moh | nat
+    iptables-legacy  | -A POSTROUTING -j SSNAT --profile moh -t nat | nat
+    iptables-legacy  | -t raw -A OUTPUT -j SSNAT --profile moh -t nat | nat
+    iptables-legacy  | -t security -A OUTPUT -j SSNAT --to-source 1.2.3.4 | security
+    iptables-legacy  | -t nat -A POSTROUTING -m comment --comment -traw -j SSNAT --profile moh | nat
+    ip6tables-legacy | -t nat -A POSTROUTING -j SSNAT --to-source 2001:db8::1 | nat
+    ip6tables-legacy | -t security -A INPUT -j SSNAT --profile moh | security
+    iptables-nft     | -t nat -A POSTROUTING -j SSNAT --to-source 1.2.3.4 | nat
+    iptables-nft     | --table=nat -A POSTROUTING -j SSNAT --profile moh | nat
+    iptables-nft     | -A POSTROUTING -j SSNAT --profile moh -t nat | nat
+    iptables-nft     | -t security -A OUTPUT -j SSNAT --profile moh | security
+    ip6tables-nft    | -t nat -A POSTROUTING -p udp -j SSNAT --to-source [2001:db8::1]:53 | nat
+    ip6tables-nft    | -tsecurity -A OUTPUT -j SSNAT --profile moh | security
+"#;
+
+/// `iptables -t nat ... -j SSNAT` is refused by the extension, with the kernel's words
+/// and status 2, before anything reaches the kernel (which would only say "Invalid
+/// argument"), legacy and nft alike, however the table is given.
+#[test]
+fn iptables_refuses_other_tables_before_the_kernel() {
+    for row in table(OTHER_TABLES) {
+        let [program, rule, refused] = row[..] else {
+            panic!("row {row:?}")
+        };
+        let Some((exe, libdir)) = runnable(program) else {
+            continue;
+        };
+        let args: Vec<&str> = rule.split_whitespace().collect();
+        let out = run(&exe, &libdir, &args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{program} {rule}: {stderr}");
+        assert!(
+            stderr.contains(&table_message(refused)),
+            "{program} {rule}: {stderr}"
+        );
+    }
+}
+
+/// Rules in raw, mangle and filter (also without `-t`: filter) pass the extension, and a
+/// `-t`-like argument of another option is not taken for the table: program | the rule,
+/// checked with `-C` (which changes nothing).
+const GOOD_TABLES: &str = r#"
+    iptables-legacy  | -t raw -C PREROUTING -j SSNAT --profile moh
+    iptables-legacy  | -t mangle -C POSTROUTING -j SSNAT --to-source 1.2.3.4
+    iptables-legacy  | -t filter -C FORWARD -j SSNAT --profile moh
+    iptables-legacy  | -C INPUT -j SSNAT --profile moh
+    iptables-legacy  | --table=mangle -C INPUT -j SSNAT --profile moh
+    iptables-legacy  | -traw -C OUTPUT -m comment --comment -tnat -j SSNAT --profile moh
+    iptables-legacy  | -t raw -C OUTPUT -m comment --comment -t -j SSNAT --profile moh
+    ip6tables-legacy | -t mangle -C FORWARD -j SSNAT --to-source 2001:db8::1
+    ip6tables-legacy | -C OUTPUT -j SSNAT --profile moh
+"#;
+
+#[test]
+fn iptables_legacy_passes_raw_mangle_and_filter_rules() {
+    for row in table(GOOD_TABLES) {
+        let [program, rule] = row[..] else {
+            panic!("row {row:?}")
+        };
+        let Some((exe, libdir)) = runnable(program) else {
+            continue;
+        };
+        let args: Vec<&str> = rule.split_whitespace().collect();
+        let out = run(&exe, &libdir, &args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        // Past the extension: the kernel's answer, status 1 (see
+        // iptables_legacy_passes_good_rules_to_the_kernel).
+        assert_eq!(out.status.code(), Some(1), "{program} {rule}: {stderr}");
+        assert!(!stderr.contains("SSNAT:"), "{program} {rule}: {stderr}");
+    }
+}
+
+/// `ip[6]tables-{legacy,nft}-restore --test` (parses and builds, commits nothing): the
+/// table is the `*TABLE` line's. raw, mangle and filter pass; a rule under `*nat` or
+/// `*security` is refused with the kernel's message and its line.
+#[test]
+fn iptables_restore_refuses_other_tables() {
+    for (program, to) in [
+        ("iptables-legacy-restore", "192.0.2.1"),
+        ("ip6tables-legacy-restore", "2001:db8::1"),
+        ("iptables-nft-restore", "192.0.2.1"),
+        ("ip6tables-nft-restore", "2001:db8::1"),
+    ] {
+        let Some((exe, libdir)) = runnable(program) else {
+            continue;
+        };
+        let good = format!(
+            "*raw\n-A PREROUTING -j SSNAT --to-source {to}\nCOMMIT\n\
+             *mangle\n-A POSTROUTING -j SSNAT --profile moh\nCOMMIT\n\
+             *filter\n-A OUTPUT -j SSNAT --to-source {to}\nCOMMIT\n"
+        );
+        let out = run_with_input(&exe, &libdir, &["--test"], &good);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{program}: {stderr}");
+        assert!(!stderr.contains("SSNAT:"), "{program}: {stderr}");
+
+        for table in ["nat", "security"] {
+            let bad = format!(
+                "*raw\n-A OUTPUT -j SSNAT --profile moh\nCOMMIT\n\
+                 *{table}\n-A OUTPUT -j SSNAT --to-source {to}\nCOMMIT\n"
+            );
+            let out = run_with_input(&exe, &libdir, &["--test"], &bad);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{program} {table}: {stderr}");
+            assert!(
+                stderr.contains(&table_message(table)),
+                "{program} {table}: {stderr}"
+            );
+            assert!(
+                stderr.contains("Error occurred at line: 5"),
+                "{program} {table}: {stderr}"
+            );
+        }
+    }
+}
+
+/// Command line before `-j SSNAT` | family | protocol | options | the table refused, or
+/// `ok`.
+const TABLES_IN_PROCESS: &str = r#"
+    -t nat -A POSTROUTING | 4 | any | --to-source 192.0.2.1 | nat
+    -t nat -A POSTROUTING | 6 | 17 | --to-source [2001:db8::1]:53 | nat
+    --table=nat -A POSTROUTING | 4 | any | --profile moh | nat
+    --table nat -A POSTROUTING | 4 | any | --profile moh | nat
+    -tsecurity -A OUTPUT | 6 | any | --profile moh | security
+    -vt broute -A OUTPUT | 4 | any | --profile moh | broute
+    -t raw -t nat -A OUTPUT | 4 | any | --profile moh | nat
+    -t nat -A POSTROUTING | 4 | 17 | --to-source 192.0.2.1:53 --random-seed 7 | nat
+    -t -A OUTPUT | 4 | any | --profile moh | -A
+    -t raw -A OUTPUT | 4 | 17 | --to-source 192.0.2.1:53 | ok
+    -t mangle -A POSTROUTING | 6 | any | --to-source 2001:db8::/64 | ok
+    -t filter -A INPUT | 4 | any | --profile moh | ok
+    -A INPUT | 4 | any | --profile moh | ok
+    --table=raw -A OUTPUT | 4 | any | --profile moh | ok
+"#;
+
+/// The table check through libxtables, with the argument vector iptables would hand over
+/// (the child's own, with the words above).
+#[test]
+fn tables_through_libxtables() {
+    for row in table(TABLES_IN_PROCESS) {
+        let [command, family, proto, opts, refused] = row[..] else {
+            panic!("row {row:?}")
+        };
+        let (family, proto) = (family.parse().expect("4 or 6"), proto_of(proto));
+        let got = through_libxtables_in(family, proto, Some(command), &options_of(opts));
+        if refused == "ok" {
+            let got = got.unwrap_or_else(|e| panic!("{command} {opts}: {e:?}"));
+            // The same rule as without a command line.
+            assert_eq!(
+                Ok(got),
+                through_libxtables(family, proto, &options_of(opts)),
+                "{command} {opts}"
+            );
+        } else {
+            let (status, stderr) = got.expect_err("refused");
+            assert_eq!(status, Some(2), "{command} {opts}: {stderr}");
+            assert!(
+                stderr.contains(&table_message(refused)),
+                "{command} {opts}: {stderr}"
+            );
         }
     }
 }

@@ -40,6 +40,47 @@ pub const NFPROTO_IPV4: u8 = 2;
 /// `NFPROTO_IPV6`.
 pub const NFPROTO_IPV6: u8 = 10;
 
+/// Netfilter hook bits, `1 << NF_INET_*`, as in a rule's `hook_mask`.
+pub mod hook {
+    /// `NF_INET_PRE_ROUTING`.
+    pub const PRE_ROUTING: u32 = 1 << 0;
+    /// `NF_INET_LOCAL_IN`.
+    pub const LOCAL_IN: u32 = 1 << 1;
+    /// `NF_INET_FORWARD`.
+    pub const FORWARD: u32 = 1 << 2;
+    /// `NF_INET_LOCAL_OUT`.
+    pub const LOCAL_OUT: u32 = 1 << 3;
+    /// `NF_INET_POST_ROUTING`.
+    pub const POST_ROUTING: u32 = 1 << 4;
+}
+
+/// The tables SSNAT runs in, in the order the messages name them.
+pub const TABLES: [&str; 3] = ["raw", "mangle", "filter"];
+
+/// The hooks SSNAT may run from in `table` (bits of [`hook`]), or `None` for a table it
+/// is refused in: `raw` PREROUTING and OUTPUT (before conntrack, the place for it),
+/// `mangle` all five, `filter` INPUT, FORWARD and OUTPUT. Every other table (`nat`,
+/// whose rules only see a connection's first packet; `security`) is refused. The
+/// kernel's checkentry and the extension both ask this.
+pub const fn allowed_hooks(table: &[u8]) -> Option<u32> {
+    use hook::*;
+    match table {
+        b"raw" => Some(PRE_ROUTING | LOCAL_OUT),
+        b"mangle" => Some(PRE_ROUTING | LOCAL_IN | FORWARD | LOCAL_OUT | POST_ROUTING),
+        b"filter" => Some(LOCAL_IN | FORWARD | LOCAL_OUT),
+        _ => None,
+    }
+}
+
+/// The message for a rule in another table, before the table's quoted name: the
+/// kernel logs `SSNAT: {TABLE_MESSAGE} "nat"`, the extension prints the same.
+pub const TABLE_MESSAGE: &str = "only valid in the raw, mangle and filter tables, not";
+
+/// The message for a rule in an allowed table but a chain whose hook is not allowed
+/// there (only the kernel knows the hooks), before the table's quoted name.
+pub const HOOK_MESSAGE: &str =
+    "not valid from this chain (raw: PREROUTING, OUTPUT; filter: INPUT, FORWARD, OUTPUT; mangle: all) of table";
+
 /// Length of [`SsnatInfo::profile`], including the terminating NUL.
 pub const PROFILE_NAME_LEN: usize = 32;
 

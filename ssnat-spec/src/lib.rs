@@ -37,6 +37,7 @@
 //! that has no port, it gives that rule its port; with one that has, it is an error.
 //!
 //! `--random-seed N`: decimal or `0x` hex, 0-4294967295; [`DEFAULT_SEED`] when not given.
+//! It is written back in decimal ([`seed_text`]), whichever way it was given.
 //!
 //! `--profile NAME`: the rule takes its mapping from the runtime profile `NAME`
 //! (managed with `ssnatctl`; the kernel refuses the rule while no such profile exists).
@@ -47,6 +48,13 @@
 //!
 //! Port mapping needs the rule to match a protocol with ports (`-p udp`, ...), the check
 //! [`SsnatInfo::validate`] makes in the kernel too; see [`final_check`].
+//!
+//! # Tables
+//!
+//! SSNAT runs in the `raw`, `mangle` and `filter` tables only ([`allowed_hooks`], the
+//! kernel's own rule from the ABI file, and [`check_table`]): the kernel's checkentry
+//! refuses the others (`nat`, `security`) with the message [`TableError`] shows, which
+//! the extension gives before the rule is sent.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -360,6 +368,13 @@ pub fn parse_seed(arg: &str) -> Result<u32, ParseError> {
         return Err(bad());
     }
     u32::from_str_radix(digits, radix).map_err(|_| bad())
+}
+
+/// A seed as `-L`, `iptables-save` and `ssnatctl` write it: decimal, what a user types
+/// and what [`parse_seed`] reads back to the same value (`--random-seed 7` comes back as
+/// `7`; `0x1234` as `4660`).
+pub fn seed_text(seed: u32) -> String {
+    seed.to_string()
 }
 
 /// Parses a `--profile NAME` argument: the name as [`SsnatInfo::profile`] holds it,
@@ -688,8 +703,8 @@ pub fn profile_text(info: &SsnatInfo) -> String {
 
 /// The target's part of an `iptables -L` line: ` profile:NAME` for a rule that takes
 /// its mapping from a profile; else ` to:ADDR...` for an address, else
-/// ` ports:PORT[-PORT]` for a port alone, then ` random-seed:0xN` unless the seed is
-/// the default. (A valid profile info has no mapping and seed 0, so it prints its name
+/// ` ports:PORT[-PORT]` for a port alone, then ` random-seed:N` (decimal,
+/// [`seed_text`]) unless the seed is the default. (A valid profile info has no mapping and seed 0, so it prints its name
 /// alone; anything else set in it is shown too.)
 pub fn print_text(info: &SsnatInfo, family: Family) -> String {
     let mut out = String::new();
@@ -705,13 +720,14 @@ pub fn print_text(info: &SsnatInfo, family: Family) -> String {
         out.push_str(&ports_text(info.min_port, info.max_port));
     }
     if info.seed != DEFAULT_SEED {
-        out.push_str(&format!(" random-seed:{:#x}", info.seed));
+        out.push_str(" random-seed:");
+        out.push_str(&seed_text(info.seed));
     }
     out
 }
 
 /// The target's options as `iptables-save` writes them: what [`apply_option`] turns back
-/// into the same info. ` --profile NAME` for a rule that takes its mapping from a
+/// into the same info (the seed in decimal, [`seed_text`]). ` --profile NAME` for a rule that takes its mapping from a
 /// profile. A port goes with the address in `--to-source` when there is one (whether it
 /// was given there or by `--to-ports`), else in `--to-ports`.
 pub fn save_text(info: &SsnatInfo, family: Family) -> String {
@@ -728,7 +744,8 @@ pub fn save_text(info: &SsnatInfo, family: Family) -> String {
         out.push_str(&ports_text(info.min_port, info.max_port));
     }
     if info.seed != DEFAULT_SEED {
-        out.push_str(&format!(" --random-seed {:#x}", info.seed));
+        out.push_str(" --random-seed ");
+        out.push_str(&seed_text(info.seed));
     }
     out
 }
@@ -787,6 +804,38 @@ pub fn final_check(
             InfoError::PortNeedsProtocol => format!("{e}, not protocol {}", proto.proto),
             _ => e.to_string(),
         })
+}
+
+pub use ssnat_core::abi::{allowed_hooks, hook, TABLES};
+
+/// A rule in a table SSNAT does not run in. [`fmt::Display`] is the kernel's message,
+/// without the `SSNAT: ` prefix: `only valid in the raw, mangle and filter tables, not
+/// "nat"`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TableError {
+    /// The table, as given (invalid UTF-8 replaced).
+    pub table: String,
+}
+
+impl fmt::Display for TableError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} \"{}\"", ssnat_core::abi::TABLE_MESSAGE, self.table)
+    }
+}
+
+impl std::error::Error for TableError {}
+
+/// Whether SSNAT may run in `table` (the name iptables was given with `-t`, `filter`
+/// without; for iptables-nft the nft table's name, which is the same): [`allowed_hooks`]
+/// knows it. Only the table: the chain's hooks are the kernel's to check (every
+/// built-in chain of an allowed table is allowed).
+pub fn check_table(table: &[u8]) -> Result<(), TableError> {
+    match allowed_hooks(table) {
+        Some(_) => Ok(()),
+        None => Err(TableError {
+            table: String::from_utf8_lossy(table).into_owned(),
+        }),
+    }
 }
 
 #[cfg(test)]
@@ -1059,6 +1108,64 @@ mod tests {
         assert_eq!(v4("192.0.2.1").unwrap().seed, DEFAULT_SEED);
     }
 
+    #[test]
+    fn seeds_are_written_in_decimal_and_read_back() {
+        for (seed, text) in [
+            (0, "0"),
+            (7, "7"),
+            (0x1234, "4660"),
+            (u32::MAX, "4294967295"),
+        ] {
+            assert_eq!(seed_text(seed), text);
+            assert_eq!(parse_seed(text), Ok(seed), "{text}");
+        }
+        // Whatever form was given, the decimal text parses to the same seed.
+        for arg in ["7", "0x7", "0X7", "007", "0x0000007"] {
+            let seed = parse_seed(arg).unwrap();
+            assert_eq!(seed_text(seed), "7", "{arg}");
+            assert_eq!(parse_seed(&seed_text(seed)), Ok(seed), "{arg}");
+        }
+    }
+
+    #[test]
+    fn tables_as_the_kernel_allows_them() {
+        use hook::*;
+        let all = PRE_ROUTING | LOCAL_IN | FORWARD | LOCAL_OUT | POST_ROUTING;
+        assert_eq!(allowed_hooks(b"raw"), Some(PRE_ROUTING | LOCAL_OUT));
+        assert_eq!(allowed_hooks(b"mangle"), Some(all));
+        assert_eq!(
+            allowed_hooks(b"filter"),
+            Some(LOCAL_IN | FORWARD | LOCAL_OUT)
+        );
+        // NF_INET_PRE_ROUTING = 0 ... NF_INET_POST_ROUTING = 4, as the kernel's bits.
+        assert_eq!(
+            [PRE_ROUTING, LOCAL_IN, FORWARD, LOCAL_OUT, POST_ROUTING],
+            [1, 2, 4, 8, 16]
+        );
+        for table in TABLES {
+            assert!(allowed_hooks(table.as_bytes()).is_some(), "{table}");
+            assert_eq!(check_table(table.as_bytes()), Ok(()), "{table}");
+        }
+        for table in ["nat", "security", "broute", "RAW", "raw ", "", "filte"] {
+            assert_eq!(allowed_hooks(table.as_bytes()), None, "{table:?}");
+            let err = check_table(table.as_bytes()).unwrap_err();
+            assert_eq!(err.table, table);
+            assert_eq!(
+                err.to_string(),
+                format!("only valid in the raw, mangle and filter tables, not \"{table}\"")
+            );
+        }
+        // The kernel's message (abi::TABLE_MESSAGE), after its "SSNAT: ".
+        assert_eq!(
+            check_table(b"nat").unwrap_err().to_string(),
+            r#"only valid in the raw, mangle and filter tables, not "nat""#
+        );
+        assert_eq!(
+            check_table(b"n\xffat").unwrap_err().to_string(),
+            "only valid in the raw, mangle and filter tables, not \"n\u{fffd}at\""
+        );
+    }
+
     /// Family | options | message.
     const REFUSED: &str = r#"
         4 | --to-source 10.0.0.9-10.0.0.1 | bad address range 10.0.0.9-10.0.0.1: the first address is above the last
@@ -1254,8 +1361,10 @@ mod tests {
         4 | --to-ports 4000-4100 | ports:4000-4100 | --to-ports 4000-4100
         4 | --to-source 192.0.2.1 --to-ports 4000-4100 | to:192.0.2.1:4000-4100 | --to-source 192.0.2.1:4000-4100
         4 | --to-ports 53 --to-source 10.1.0.0/16 | to:10.1.0.0/16:53 | --to-source 10.1.0.0/16:53
-        4 | --to-source 192.0.2.1 --random-seed 0x1234 | to:192.0.2.1 random-seed:0x1234 | --to-source 192.0.2.1 --random-seed 0x1234
-        4 | --random-seed 4660 --to-ports 9 | ports:9 random-seed:0x1234 | --to-ports 9 --random-seed 0x1234
+        4 | --to-source 192.0.2.1 --random-seed 0x1234 | to:192.0.2.1 random-seed:4660 | --to-source 192.0.2.1 --random-seed 4660
+        4 | --random-seed 4660 --to-ports 9 | ports:9 random-seed:4660 | --to-ports 9 --random-seed 4660
+        4 | --to-source 192.0.2.1 --random-seed 7 | to:192.0.2.1 random-seed:7 | --to-source 192.0.2.1 --random-seed 7
+        4 | --to-source 192.0.2.1 --random-seed 0X0A | to:192.0.2.1 random-seed:10 | --to-source 192.0.2.1 --random-seed 10
         4 | --to-source 192.0.2.1 --random-seed 0 | to:192.0.2.1 | --to-source 192.0.2.1
         4 | --to-source 0.0.0.0:65535 | to:0.0.0.0:65535 | --to-source 0.0.0.0:65535
         6 | --to-source [2001:db8::7]:4000 | to:[2001:db8::7]:4000 | --to-source [2001:db8::7]:4000
@@ -1271,7 +1380,8 @@ mod tests {
         6 | --to-source 2001:db8::/64 --to-ports 4000 | to:[2001:db8::]/64:4000 | --to-source [2001:db8::]/64:4000
         6 | --to-ports 53 | ports:53 | --to-ports 53
         6 | --to-source [::ffff:192.0.2.1]:53 | to:[::ffff:192.0.2.1]:53 | --to-source [::ffff:192.0.2.1]:53
-        6 | --to-source [::]:1 --random-seed 0xffffffff | to:[::]:1 random-seed:0xffffffff | --to-source [::]:1 --random-seed 0xffffffff
+        6 | --to-source [::]:1 --random-seed 0xffffffff | to:[::]:1 random-seed:4294967295 | --to-source [::]:1 --random-seed 4294967295
+        6 | --to-ports 53 --random-seed 1 | ports:53 random-seed:1 | --to-ports 53 --random-seed 1
         4 | --profile moh | profile:moh | --profile moh
         4 | --profile call-42_a.b | profile:call-42_a.b | --profile call-42_a.b
         4 | --profile aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa | profile:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa | --profile aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
@@ -1564,10 +1674,7 @@ mod tests {
         // What -L shows of infos the kernel would not hold: everything set is shown.
         let mut info = profile("moh", Family::V4).unwrap();
         info.seed = 5;
-        assert_eq!(
-            print_text(&info, Family::V4),
-            " profile:moh random-seed:0x5"
-        );
+        assert_eq!(print_text(&info, Family::V4), " profile:moh random-seed:5");
         let mut info = SsnatInfo::zeroed();
         info.flags = F_PROFILE;
         info.profile = [b'z'; PROFILE_NAME_LEN];

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 //! The command line (clap derive; the doc comments are the help text).
 
-use clap::{Args, Parser, Subcommand};
+use std::io::{self, Write};
+
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
 const AFTER_HELP: &str = "\
 Exit status:
@@ -96,8 +98,10 @@ pub enum Command {
     /// Show the profiles' counters as a table
     ///
     /// Text: a header line "NAME RULES PACKETS BYTES ..." (one column per counter, the
-    /// counter names upper-cased) and one line per profile, sorted by name. With --watch,
-    /// the table again every SECS seconds (a blank line between), until interrupted.
+    /// counter names upper-cased) and one line per profile, sorted by name. With
+    /// --watch[=SECS], the table again every SECS seconds (default 1; a blank line
+    /// between), until interrupted. SECS goes after an '=' (--watch=2, -w=2): in
+    /// 'stats --watch moh', moh is the profile.
     ///
     /// JSON (--json), one object (one per interval with --watch, one per line):
     ///   {"schema":1,
@@ -109,8 +113,8 @@ pub enum Command {
     /// Print the changes to profiles as they happen, until interrupted
     ///
     /// Text, one line per change, flushed at once:
-    ///   new NAME MAPPING [random-seed 0xN]
-    ///   set NAME MAPPING [random-seed 0xN]
+    ///   new NAME MAPPING [random-seed N]
+    ///   set NAME MAPPING [random-seed N]
     ///   del NAME
     /// MAPPING is the --to-source text (":PORT[-PORT]" for a port alone), e.g.
     /// "new moh 198.51.100.7:4000". A line "lost" when the kernel dropped changes
@@ -126,7 +130,7 @@ pub enum Command {
     /// Print all profiles as 'profile add' lines that 'ssnatctl restore' reads back
     ///
     /// A header comment, then one line per profile, sorted by name:
-    ///   profile add NAME [-6] --to-source SPEC|--to-ports P[-P] [--random-seed 0xN]
+    ///   profile add NAME [-6] --to-source SPEC|--to-ports P[-P] [--random-seed N]
     /// (-6 only for an IPv6 profile without address; a NAME starting with '-' comes last,
     /// after '--'). `ssnatctl save > FILE; ssnatctl restore FILE` brings the same
     /// profiles back, and save then prints the same text.
@@ -190,10 +194,10 @@ pub enum ProfileCommand {
     /// Show profiles: mapping, rules that use them, counters
     ///
     /// Text, two lines per profile (sorted by name):
-    ///   profile NAME ipv4|ipv6 to:MAPPING [random-seed:0xN] rules N
+    ///   profile NAME ipv4|ipv6 to:MAPPING [random-seed:N] rules N
     ///   <TAB>packets N bytes N tracked N ...    (every counter: name value)
     /// "to:MAPPING" is as 'iptables -L' prints the same -j SSNAT options
-    /// ("ports:P[-P]" for a port alone).
+    /// ("ports:P[-P]" for a port alone); seeds are decimal, as everywhere.
     ///
     /// JSON (--json), one object:
     ///   {"schema":1, "profiles":[PROFILE, ...]}
@@ -264,12 +268,14 @@ pub struct StatsArgs {
     /// The profile to show (default: all).
     pub name: Option<String>,
 
-    /// Print again every SECS seconds (default 1), until interrupted
+    /// Print again every SECS seconds (default 1), until interrupted; SECS only after
+    /// an '=' (--watch=2), so that 'stats --watch NAME' watches profile NAME
     #[arg(
         short,
         long,
         value_name = "SECS",
         num_args = 0..=1,
+        require_equals = true,
         default_missing_value = "1",
         value_parser = parse_interval
     )]
@@ -292,6 +298,80 @@ fn parse_interval(s: &str) -> Result<f64, String> {
         Ok(v) if v.is_finite() && v > 0.0 && v <= 86400.0 => Ok(v),
         _ => Err("seconds: a number above 0, at most 86400".into()),
     }
+}
+
+/// The manual page `ssnatctl(8)`, roff, as `ssnatctl manpage` prints it: clap_mangen's
+/// sections of the top command (name, synopsis, description, global options, exit
+/// status and environment, version) and, instead of the list of `ssnatctl-COMMAND(8)`
+/// pages that clap_mangen refers to (nobody installs them), a COMMANDS section with every
+/// command's synopsis, description (its long help, line by line) and options, so that
+/// the one page documents them all (`stats --watch[=SECS]`, ...).
+pub fn manpage(out: &mut dyn Write) -> io::Result<()> {
+    let mut cmd = Cli::command().disable_help_subcommand(true);
+    cmd.build();
+    let man = clap_mangen::Man::new(cmd.clone()).section("8");
+    man.render_title(out)?;
+    man.render_name_section(out)?;
+    man.render_synopsis_section(out)?;
+    man.render_description_section(out)?;
+    man.render_options_section(out)?;
+    writeln!(out, ".SH COMMANDS")?;
+    let mut commands = Vec::new();
+    leaf_commands(&cmd, &mut commands);
+    for sub in commands {
+        // The global options (--netns) and -h once, at the top, not under every command.
+        let sub = sub
+            .mut_arg("netns", |a| a.hide(true))
+            .mut_arg("help", |a| a.hide(true));
+        let name = sub.get_bin_name().unwrap_or(sub.get_name()).to_owned();
+        let man = clap_mangen::Man::new(sub.clone());
+        writeln!(out, ".SS \"{name}\"")?;
+        write_section_body(out, &man, clap_mangen::Man::render_synopsis_section)?;
+        // The help texts are laid out line by line (verbatim doc comments): keep them.
+        writeln!(out, ".PP\n.nf")?;
+        write_section_body(out, &man, clap_mangen::Man::render_description_section)?;
+        writeln!(out, ".fi")?;
+        if sub.get_arguments().any(|a| !a.is_hide_set()) {
+            writeln!(out, ".PP\nOptions and arguments:")?;
+            write_section_body(out, &man, clap_mangen::Man::render_options_section)?;
+        }
+    }
+    man.render_extra_section(out)?;
+    man.render_version_section(out)
+}
+
+/// The commands that run something (`stats`, `profile add`, ...), in help order: the
+/// subcommands without subcommands of their own, depth first.
+fn leaf_commands(cmd: &clap::Command, into: &mut Vec<clap::Command>) {
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        if sub.has_subcommands() {
+            leaf_commands(sub, into);
+        } else {
+            into.push(sub.clone());
+        }
+    }
+}
+
+/// One of clap_mangen's sections without its `.SH` heading line (and without the
+/// definition of the `\*(Aq` string that every rendering repeats; the page's title
+/// defined it).
+fn write_section_body(
+    out: &mut dyn Write,
+    man: &clap_mangen::Man,
+    render: fn(&clap_mangen::Man, &mut dyn Write) -> io::Result<()>,
+) -> io::Result<()> {
+    let mut roff = Vec::new();
+    render(man, &mut roff)?;
+    let text = String::from_utf8_lossy(&roff);
+    let body = text.lines().filter(|l| {
+        !l.starts_with(".SH ")
+            && !l.starts_with(".ie \\n(.g .ds Aq")
+            && !l.starts_with(".el .ds Aq")
+    });
+    for line in body {
+        writeln!(out, "{line}")?;
+    }
+    Ok(())
 }
 
 /// Options of the read-only commands.
@@ -424,18 +504,30 @@ mod tests {
                 ..
             })
         ));
-        let cli = parse(&["stats", "moh", "--watch"]);
-        assert!(
-            matches!(cli.command, Command::Stats(StatsArgs { watch: Some(w), ref name, .. }) if w == 1.0 && name.as_deref() == Some("moh"))
-        );
-        let cli = parse(&["stats", "--watch", "2.5"]);
-        assert!(
-            matches!(cli.command, Command::Stats(StatsArgs { watch: Some(w), name: None, .. }) if w == 2.5)
-        );
-        let cli = parse(&["stats", "-w", "3", "moh"]);
-        assert!(
-            matches!(cli.command, Command::Stats(StatsArgs { watch: Some(w), ref name, .. }) if w == 3.0 && name.as_deref() == Some("moh"))
-        );
+        // --watch takes its interval only after an '=': a word after it is the profile.
+        for (args, watch, want) in [
+            (&["stats", "moh", "--watch"][..], 1.0, Some("moh")),
+            (&["stats", "--watch", "moh"], 1.0, Some("moh")),
+            (&["stats", "-w", "moh"], 1.0, Some("moh")),
+            (&["stats", "--watch"], 1.0, None),
+            (&["stats", "--watch=2.5"], 2.5, None),
+            (&["stats", "--watch=2.5", "moh"], 2.5, Some("moh")),
+            (&["stats", "moh", "--watch=0.5"], 0.5, Some("moh")),
+            (&["stats", "-w=3", "moh"], 3.0, Some("moh")),
+            (&["stats", "-jw", "moh"], 1.0, Some("moh")),
+            // A profile may be called "2": then it is the profile, not the interval.
+            (&["stats", "--watch", "2"], 1.0, Some("2")),
+        ] {
+            let cli = parse(args);
+            let Command::Stats(StatsArgs {
+                watch: got, name, ..
+            }) = cli.command
+            else {
+                panic!("{args:?}: {cli:?}")
+            };
+            assert_eq!(got, Some(watch), "{args:?}");
+            assert_eq!(name.as_deref(), want, "{args:?}");
+        }
         assert!(matches!(parse(&["save"]).command, Command::Save));
         let cli = parse(&["restore"]);
         assert!(matches!(
@@ -481,10 +573,18 @@ mod tests {
             &["profile", "show", "a", "b"],
             &["profile", "list", "extra"],
             &["profile", "frob"],
-            &["stats", "--watch", "0"],
-            &["stats", "--watch", "-1"],
-            &["stats", "--watch", "moh"],
-            &["stats", "--watch", "nan"],
+            &["stats", "--watch=0"],
+            &["stats", "--watch=-1"],
+            &["stats", "--watch=moh"],
+            &["stats", "--watch=nan"],
+            &["stats", "--watch="],
+            &["stats", "--watch=86401"],
+            &["stats", "-w=0"],
+            // The interval attached without '=' is not taken either.
+            &["stats", "-w3"],
+            // One profile name only: "--watch 2 moh" is two names.
+            &["stats", "--watch", "2", "moh"],
+            &["stats", "moh", "--watch", "2"],
             &["monitor", "extra"],
             &["save", "extra"],
             &["restore", "a", "b"],
@@ -494,6 +594,76 @@ mod tests {
             &["--netns"],
         ] {
             assert_eq!(refused(args).exit_code(), 2, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn manpage_documents_every_command() {
+        let mut out = Vec::new();
+        manpage(&mut out).unwrap();
+        let man = String::from_utf8(out).unwrap();
+        assert!(man.contains(".TH ssnatctl 8"), "{man}");
+        let mut names = Vec::new();
+        leaf_commands(&Cli::command(), &mut names);
+        let names: Vec<&str> = names.iter().map(|c| c.get_name()).collect();
+        assert_eq!(
+            names,
+            [
+                "version",
+                "status",
+                "add",
+                "set",
+                "del",
+                "show",
+                "list",
+                "stats",
+                "monitor",
+                "save",
+                "restore",
+                "completions",
+                "manpage"
+            ]
+        );
+        for name in [
+            "version",
+            "status",
+            "profile add",
+            "profile set",
+            "profile del",
+            "profile show",
+            "profile list",
+            "stats",
+            "monitor",
+            "save",
+            "restore",
+            "completions",
+            "manpage",
+        ] {
+            let heading = format!(".SS \"ssnatctl {name}\"\n");
+            assert_eq!(man.matches(&heading).count(), 1, "{name}: {man}");
+        }
+        // No pointers to per-command pages (none is installed).
+        assert!(!man.contains("(8)"), "{man}");
+        // The options of the commands are there, --watch with its attached interval.
+        assert!(
+            man.contains("\\fB\\-\\-watch\\fR[=\\fI<SECS>\\fR]"),
+            "{man}"
+        );
+        assert!(man.contains("\\fB\\-\\-to\\-source\\fR"), "{man}");
+        assert!(man.contains("\\-\\-watch[=SECS]"), "{man}");
+        // Seeds are decimal everywhere now.
+        assert!(!man.contains("0xN"), "{man}");
+        // The top sections once, the global option once.
+        for section in [
+            ".SH NAME\n",
+            ".SH SYNOPSIS\n",
+            ".SH OPTIONS\n",
+            ".SH COMMANDS\n",
+            ".SH EXTRA\n",
+            "Exit status:",
+            "\\fB\\-\\-netns\\fR \\fI<NAME>\\fR\n",
+        ] {
+            assert_eq!(man.matches(section).count(), 1, "{section}: {man}");
         }
     }
 

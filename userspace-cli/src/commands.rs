@@ -570,7 +570,7 @@ mod tests {
     #[test]
     fn stats_watch_repeats() {
         let k = seeded();
-        let cli = Cli::try_parse_from(["ssnatctl", "stats", "moh", "--watch", "0.01"]).unwrap();
+        let cli = Cli::try_parse_from(["ssnatctl", "stats", "moh", "--watch=0.01"]).unwrap();
         let crate::cli::Command::Stats(args) = &cli.command else {
             panic!()
         };
@@ -625,7 +625,7 @@ mod tests {
         let k = seeded();
         let saved = run(&k, &["save"]).out;
         assert!(
-            saved.contains("\nprofile add v6 --to-source 2001:db8::/64 --random-seed 0x10\n"),
+            saved.contains("\nprofile add v6 --to-source 2001:db8::/64 --random-seed 16\n"),
             "{saved}"
         );
         assert!(

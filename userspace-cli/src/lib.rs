@@ -115,10 +115,7 @@ pub fn run_with(
             out.flush().map_err(Error::Output)
         }
         Command::Manpage => {
-            clap_mangen::Man::new(cli::Cli::command())
-                .section("8")
-                .render(out)
-                .map_err(Error::Output)?;
+            cli::manpage(out).map_err(Error::Output)?;
             out.flush().map_err(Error::Output)
         }
         Command::Version(opts) => {

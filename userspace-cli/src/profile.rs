@@ -30,8 +30,8 @@ use serde::Serialize;
 use ssnat_core::abi::{InfoError, SsnatInfo, F_MAP_ADDR, F_MAP_PORT, F_PREFIX, NFPROTO_IPV4};
 use ssnat_core::genl::{self, COUNTERS};
 use ssnat_spec::{
-    addr_text, apply_option, parse_to_source, ports_text, print_text, save_text, Family, Opt,
-    ParseError,
+    addr_text, apply_option, parse_to_source, ports_text, print_text, save_text, seed_text, Family,
+    Opt, ParseError,
 };
 
 use crate::cli::ProfileSpec;
@@ -342,7 +342,8 @@ pub fn event_text(event: &Event) -> String {
                 s.push(' ');
                 s += &ssnat_spec::format_to_source(&p.info, family_of(&p.info));
                 if p.info.seed != ssnat_core::abi::DEFAULT_SEED {
-                    s += &format!(" random-seed {:#x}", p.info.seed);
+                    s += " random-seed ";
+                    s += &seed_text(p.info.seed);
                 }
             }
             s
@@ -597,7 +598,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             show_text(&profile("moh", info)),
-            "profile moh ipv4 to:198.51.100.7:4000 random-seed:0x1234 rules 2\n\
+            "profile moh ipv4 to:198.51.100.7:4000 random-seed:4660 rules 2\n\
              \tpackets 0 bytes 10 tracked 20 truncated 30 malformed 40 header-chain 50 \
              no-port 60 unchanged 70 no-memory 80\n"
         );
@@ -719,7 +720,7 @@ mod tests {
         );
         assert_eq!(
             event_text(&Event::Change(EventKind::Set, Box::new(seeded))),
-            "set moh 198.51.100.8:4001 random-seed 0xff"
+            "set moh 198.51.100.8:4001 random-seed 255"
         );
         assert_eq!(event_text(&Event::Lost), "lost");
         let j = serde_json::to_value(EventReport::new(&Event::Change(
@@ -778,10 +779,10 @@ mod tests {
                 "profile add moh --to-source 198.51.100.7:4000",
                 "profile add net4 --to-source 10.1.0.0/16:53",
                 "profile add ports4 --to-ports 4000-4100",
-                "profile add ports6 -6 --to-ports 53 --random-seed 0x1",
-                "profile add range --to-source 10.0.0.1-10.0.0.9:1000-2000 --random-seed 0xdeadbeef",
+                "profile add ports6 -6 --to-ports 53 --random-seed 1",
+                "profile add range --to-source 10.0.0.1-10.0.0.9:1000-2000 --random-seed 3735928559",
                 "profile add v6 --to-source [2001:db8::1]-[2001:db8::ff]:4000-4100",
-                "profile add v6net --to-source 2001:db8::/64 --random-seed 0x7",
+                "profile add v6net --to-source 2001:db8::/64 --random-seed 7",
             ]
         );
     }

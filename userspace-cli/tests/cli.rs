@@ -153,6 +153,14 @@ fn usage_errors_exit_with_2() {
         );
     }
     assert!(stderr(&f.run(&["bogus"])).starts_with("error: unrecognized subcommand 'bogus'"));
+    // An interval only after '=': a bad one is a usage error, before any netlink.
+    let o = f.run(&["stats", "--watch=moh"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("invalid value 'moh' for '--watch[=<SECS>]'"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -449,6 +457,9 @@ fn profile_commands_without_the_module_exit_3() {
         &["profile", "add", "moh", "--to-source", "198.51.100.7:4000"],
         &["profile", "del", "moh"],
         &["stats"],
+        // The profile, watched: parsed, then the module is needed.
+        &["stats", "--watch", "moh"],
+        &["stats", "-w=2", "moh"],
         &["save"],
         &["monitor"],
     ] {
@@ -490,6 +501,15 @@ fn completions_manpage_and_help() {
     let man = stdout(&o);
     assert!(man.contains(".TH ssnatctl 8"), "{man}");
     assert!(man.contains("Exit status"), "{man}");
+    // One page for every command: stats and its --watch[=SECS] are in it.
+    assert!(man.contains(".SS \"ssnatctl stats\"\n"), "{man}");
+    assert!(man.contains("\\-\\-watch\\fR[=\\fI<SECS>\\fR]"), "{man}");
+    let stats = stdout(&f.run(&["stats", "--help"]));
+    assert!(stats.contains("-w, --watch[=<SECS>]"), "{stats}");
+    assert!(
+        stats.contains("in\n'stats --watch moh', moh is the profile."),
+        "{stats}"
+    );
     let help = stdout(&f.run(&["--help"]));
     for want in [
         "profile",
