@@ -58,7 +58,9 @@ pub fn init() -> Table {
 impl Drop for Table {
     fn drop(&mut self) {
         xtables::set_net_exit(None);
-        PROFILES.lock().clear();
+        // Drop the vector itself, not only its elements: `clear()` would keep its
+        // buffer in the static, which outlives the module (kmemleak found it).
+        drop(core::mem::replace(&mut *PROFILES.lock(), KVec::new()));
         xtables::facts::set_profiles(0);
     }
 }
