@@ -214,7 +214,7 @@ fn rewrite(pkt: &mut Packet<'_>, map: &Mapping) -> core::result::Result<Rewritte
         };
     }
     if let Some(done) = packet::rewrite_common(head, len, map, csum_start) {
-        return Ok(done);
+        return done;
     }
     // Headers not all in the linear part (or a packet too short for any): plan from a
     // copy.

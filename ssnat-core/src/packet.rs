@@ -591,10 +591,11 @@ pub enum Outcome {
 /// the bytes and sums come out as [`plan`] and [`apply`] make them.
 #[inline(always)]
 pub fn rewrite(pkt: &mut [u8], pkt_len: usize, map: &Mapping, csum_start: Option<usize>) -> Outcome {
-    if let Some(done) = rewrite_common(pkt, pkt_len, map, csum_start) {
-        return Outcome::Done(done);
+    match rewrite_common(pkt, pkt_len, map, csum_start) {
+        Some(Ok(done)) => Outcome::Done(done),
+        Some(Err(why)) => Outcome::Skipped(why),
+        None => rewrite_other(pkt, pkt_len, map, csum_start),
     }
-    rewrite_other(pkt, pkt_len, map, csum_start)
 }
 
 /// [`rewrite`] of any packet the common path leaves (kept out of line, so that the
@@ -614,11 +615,17 @@ fn rewrite_other(pkt: &mut [u8], pkt_len: usize, map: &Mapping, csum_start: Opti
 /// The common case, straight through, in place: an IPv4 header without options or an
 /// IPv6 header without extension headers, not a fragment, followed by a TCP, UDP or
 /// SCTP header or an ICMP/ICMPv6 echo message that `pkt` holds whole (SCTP: the whole
-/// packet), and something to change. Writes exactly what [`plan`] and [`apply`] would
-/// (a host test and the fuzz target hold the two to that) and returns the sums; for
-/// any other packet, skipped ones included, it returns `None` having written nothing.
+/// packet). Writes exactly what [`plan`] and [`apply`] would (a host test and the fuzz
+/// target hold the two to that) and returns the sums, or the reason `plan` gives when
+/// nothing changes ([`Skip::Unchanged`]); for any other packet it returns `None`
+/// having written nothing.
 #[inline(always)]
-pub fn rewrite_common(pkt: &mut [u8], pkt_len: usize, map: &Mapping, csum_start: Option<usize>) -> Option<Rewritten> {
+pub fn rewrite_common(
+    pkt: &mut [u8],
+    pkt_len: usize,
+    map: &Mapping,
+    csum_start: Option<usize>,
+) -> Option<Result<Rewritten, Skip>> {
     match map.family {
         Family::V4 => {
             let ip = chunk::<20>(pkt, 0)?;
@@ -654,7 +661,7 @@ fn common<const N: usize>(
     proto: u8,
     map: &Mapping,
     csum_start: Option<usize>,
-) -> Option<Rewritten> {
+) -> Option<Result<Rewritten, Skip>> {
     let v4 = N == 4;
     let partial = csum_start == Some(l4_off);
     let room = end.checked_sub(l4_off)?;
@@ -717,7 +724,13 @@ struct L4 {
 /// `port_off` into the L4 header) and checksums, or SCTP's CRC32c when `check` is
 /// `None`.
 #[inline(always)]
-fn finish<const N: usize>(pkt: &mut [u8], map: &Mapping, l4: L4, port_off: usize, check: Option<Check>) -> Option<Rewritten> {
+fn finish<const N: usize>(
+    pkt: &mut [u8],
+    map: &Mapping,
+    l4: L4,
+    port_off: usize,
+    check: Option<Check>,
+) -> Option<Result<Rewritten, Skip>> {
     let v4 = N == 4;
     let (saddr_off, daddr_off) = if v4 { (12, 16) } else { (8, 24) };
     let saddr = *chunk::<N>(pkt, saddr_off)?;
@@ -726,9 +739,12 @@ fn finish<const N: usize>(pkt: &mut [u8], map: &Mapping, l4: L4, port_off: usize
     let new_port = map.map_port(&saddr, &daddr, l4.proto, l4.sport, l4.dport);
     // SCTP's CRC covers the whole packet: it must all be here.
     let crc = check.is_none() && new_port.is_some() && l4.end != 0;
-    if (new_saddr.is_none() && new_port.is_none()) || (crc && pkt.len() < l4.end) {
-        // Nothing to change, or more to do than the bytes given allow: `plan` says
-        // which.
+    if new_saddr.is_none() && new_port.is_none() {
+        // The packet has a port (the protocols here all do): `plan` says the same.
+        return Some(Err(Skip::Unchanged));
+    }
+    if crc && pkt.len() < l4.end {
+        // More to do than the bytes given allow.
         return None;
     }
     // Checksums are read, updated and stored in memory order (no byte swaps: see
@@ -770,7 +786,7 @@ fn finish<const N: usize>(pkt: &mut [u8], map: &Mapping, l4: L4, port_off: usize
     if crc {
         done.l4_delta = done.l4_delta.plus(store_crc(pkt, l4.off, l4.end));
     }
-    Some(done)
+    Some(Ok(done))
 }
 
 /// Recomputes and stores the CRC32c of the SCTP packet at `start..end` of `pkt`;

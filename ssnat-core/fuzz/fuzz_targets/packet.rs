@@ -50,7 +50,8 @@ fuzz_target!(|data: &[u8]| {
         packet::rewrite(&mut one[..give], pkt.len(), &map, csum_start)
     } else {
         match packet::rewrite_common(&mut one[..give], pkt.len(), &map, csum_start) {
-            Some(d) => packet::Outcome::Done(d),
+            Some(Ok(d)) => packet::Outcome::Done(d),
+            Some(Err(why)) => packet::Outcome::Skipped(why),
             None => packet::Outcome::Skipped(packet::Skip::HeaderChain),
         }
     };
