@@ -1,9 +1,15 @@
 # xt_SSNAT: stateless source NAT for Linux, as a Rust-for-Linux xtables target.
 #
 #   make demo      build what is missing, boot the kernel in QEMU, show a UDP rewrite
-#   make check     every test: cargo tests of the workspace, then the QEMU tests
-#   make bench     instructions per packet of the packet path (callgrind), as ratios
+#   make check     every test: cargo tests of the workspace, the QEMU tests, make
+#                  install and DKMS on the host, Debian's own kernel (make debian + QEMU)
+#   make bench     instructions per packet: the packet path (callgrind), then the whole
+#                  forwarding path in a guest under QEMU -icount (make bench-guest)
 #   make           the module and the userspace parts (kernel built and cached first)
+#   make install   module, extension, ssnatctl, man pages, completions (DESTDIR, PREFIX,
+#                  KDIR; KO=path installs a module built elsewhere); make uninstall
+#   make debian    xt_SSNAT.ko for Debian's own kernel KVER, built and checked in a
+#                  cached trixie tree (scripts/debian.sh)
 #
 # KDIR=/path/to/kernel/build builds against another kernel tree (it needs CONFIG_RUST
 # and the Rust metadata of a full build with the same rustc); by default the kernel
@@ -13,8 +19,16 @@ SHELL := /bin/bash
 CACHE_KDIR := $(shell bash -c '. scripts/env.sh; ssnat_kdir')
 KDIR ?= $(CACHE_KDIR)
 CARGO ?= cargo
+PREFIX ?= /usr/local
+DESTDIR ?=
+# A module built elsewhere to install instead of ./xt_SSNAT.ko (out/KVER/xt_SSNAT.ko of
+# `make debian`; its vermagic gives the release), and an extension built elsewhere
+# (out/KVER/libxt_SSNAT.so: against the target's libxtables).
+KO ?=
+EXT ?=
+KVER ?= $(shell bash -c '. scripts/env.sh; echo $$DEBIAN_KVER_DEFAULT')
 
-.PHONY: all setup kernel module userspace install demo check test-host test-qemu bench clean
+.PHONY: all setup kernel module userspace install uninstall debian demo check test-host test-qemu test-debian bench bench-guest clean
 
 all: module userspace
 
@@ -36,19 +50,24 @@ module: kernel
 userspace: setup
 	@. scripts/env.sh && $(CARGO) build -q --release --workspace
 
-# The extension, ssnatctl with its man page and bash/zsh/fish completions (generated
-# from the clap definitions), and the module.
-install: module userspace
-	@. scripts/env.sh && ctl="$$CARGO_TARGET_DIR/release/ssnatctl" && \
-		install -m 0644 "$$CARGO_TARGET_DIR/release/libxt_SSNAT.so" "$$(pkg-config --variable=xtlibdir xtables)/" && \
-		install -m 0755 "$$ctl" /usr/local/sbin/ssnatctl && \
-		install -d /usr/local/share/man/man8 /usr/local/share/bash-completion/completions \
-			/usr/local/share/zsh/site-functions /usr/local/share/fish/vendor_completions.d && \
-		"$$ctl" manpage >/usr/local/share/man/man8/ssnatctl.8 && \
-		"$$ctl" completions bash >/usr/local/share/bash-completion/completions/ssnatctl && \
-		"$$ctl" completions zsh >/usr/local/share/zsh/site-functions/_ssnatctl && \
-		"$$ctl" completions fish >/usr/local/share/fish/vendor_completions.d/ssnatctl.fish
-	$(MAKE) -C $(KDIR) M=$(CURDIR) modules_install
+# The module into /lib/modules/<release>/updates (release: KDIR's kernel.release, or the
+# vermagic of KO) and depmod, the extension into xtables' xtlibdir, ssnatctl into
+# PREFIX/sbin with its man page and bash/zsh/fish completions (generated from the clap
+# definitions), the target's man page (man/xt_SSNAT.8); all under DESTDIR. What is
+# installed is listed in PREFIX/share/xt_SSNAT/install-manifest, which uninstall
+# follows (scripts/install.sh; DEPMOD=0|1, KRELEASE, XTLIBDIR are also taken).
+install: $(if $(KO),,module) userspace
+	@. scripts/env.sh && DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" KDIR="$(KDIR)" KO="$(KO)" EXT="$(EXT)" \
+		KRELEASE="$(KRELEASE)" XTLIBDIR="$(XTLIBDIR)" DEPMOD="$(DEPMOD)" scripts/install.sh install
+
+uninstall:
+	@DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" scripts/install.sh uninstall
+
+# Debian's own kernel: out/$(KVER)/xt_SSNAT.ko, checked against Debian's vermagic and
+# Module.symvers, and out/$(KVER)/libxt_SSNAT.so for trixie's iptables (needs no
+# kernel of ours).
+debian: setup
+	@scripts/debian.sh $(KVER)
 
 demo: module userspace
 	@scripts/demo.sh
@@ -59,12 +78,20 @@ test-host: setup
 test-qemu: module userspace
 	@scripts/check.sh qemu
 
-check: module userspace
-	@scripts/check.sh host fuzz qemu
+# Debian's own kernel: make debian, install into the trixie tree, boot Debian's vmlinuz.
+test-debian: setup userspace
+	@scripts/check.sh debian
 
-# Instructions per packet of the pure packet path under callgrind (bench/results/).
-bench: setup
+check: module userspace
+	@scripts/check.sh host fuzz qemu debian install
+
+# Instructions per packet of the pure packet path under callgrind, then of the whole
+# forwarding path next to its alternatives, in a guest under QEMU -icount (bench/results/).
+bench: setup module userspace
 	@scripts/bench.sh
+
+bench-guest: module userspace
+	@scripts/bench-guest.sh
 
 clean:
 	-$(MAKE) -s -C $(KDIR) M=$(CURDIR) clean 2>/dev/null

@@ -28,9 +28,14 @@ pub mod hash;
 #[path = "ssnat-core/src/packet.rs"]
 pub mod packet;
 
+// The module's own kernel-side code, beside its C glue in module/.
+#[path = "module/genetlink.rs"]
 pub mod genetlink;
+#[path = "module/profiles.rs"]
 pub mod profiles;
+#[path = "module/rcu_box.rs"]
 pub mod rcu_box;
+#[path = "module/xtables.rs"]
 pub mod xtables;
 
 use abi::SsnatInfo;

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Runs the test stages given (host: cargo tests; qemu: tests/run.sh) and ends with
-# one line "N passed, N failed" over all of them.
+# Runs the test stages given (host: cargo tests; qemu: tests/run.sh; install: make
+# install/uninstall, man pages and DKMS on the host, tests/host/*.sh; debian: Debian's
+# own kernel, tests/debian/run.sh) and ends with one line "N passed, N failed" over
+# all of them.
 set -uo pipefail
 . "$(dirname "$0")/env.sh"
 cd "$ssnat_repo"
@@ -41,6 +43,23 @@ for stage in "$@"; do
 	qemu)
 		echo "== QEMU tests (virtme-ng, TCG; one boot per test)"
 		SSNAT_SUMMARY=$summary tests/run.sh || status=1
+		;;
+	install)
+		echo "== make install/uninstall, man pages, DKMS (host; tests/host)"
+		log=$(mktemp)
+		for t in tests/host/*.sh; do
+			out=$(bash "$t" 2>&1)
+			echo "$out"
+			grep -q '^\(PASS\|FAIL\) ' <<<"$out" || echo "FAIL $(basename "$t" .sh): no result"
+		done | tee "$log"
+		p=$(grep -c '^PASS' "$log") f=$(grep -c '^FAIL' "$log")
+		echo "install $p $f" >>"$summary"
+		[ "$f" = 0 ] || status=1
+		rm -f "$log"
+		;;
+	debian)
+		echo "== Debian's own kernel: make debian, make install into the trixie tree, QEMU boot of its vmlinuz"
+		SSNAT_SUMMARY=$summary tests/debian/run.sh || status=1
 		;;
 	*) die "unknown stage $stage" ;;
 	esac

@@ -37,4 +37,59 @@ ssnat_kernel_key() {
 	echo "linux-$KERNEL_DEB_VERSION-rustc$(ssnat_rustc_version)-$h" | tr '~+' '__'
 }
 ssnat_kdir() { echo "$SSNAT_CACHE/$(ssnat_kernel_key)"; }
+
+# The Debian archive URI of the host's own apt sources (deb822 or one-line style):
+# `ssnat_debian_uri` the main archive, `ssnat_debian_uri security` the security one.
+# No host name is written down anywhere in the project.
+ssnat_debian_uri() {
+	local want=${1:-main} u
+	u=$( (cat /etc/apt/sources.list.d/*.sources 2>/dev/null || true) | awk -v w="$want" '
+		/^URIs:/ { u = $2 }
+		/^Suites:/ && ((w == "security") == ($0 ~ /security/)) && (w == "security" || u ~ /debian\/?$/) { print u; exit }')
+	[ -n "$u" ] || u=$( (cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null || true) | awk -v w="$want" '
+		$1 == "deb" { i = 2; if ($2 ~ /^\[/) { while ($i !~ /\]$/) i++; i++ }
+			if ((w == "security") == ($0 ~ /security/) && (w == "security" || $i ~ /debian\/?$/)) { print $i; exit } }')
+	echo "${u%/}"
+}
+
+# Debian's own kernel (`make debian`, the Debian-kernel test): pinned versions.
+# KVER -> the kernel packages' version, and the toolchain that built it (read from its
+# CONFIG_RUSTC_VERSION_TEXT, CONFIG_CC_VERSION_TEXT and bindgen's version): Rust
+# metadata only works with the very same rustc, and trixie-backports has a newer rustc
+# under the same package name, so every version is pinned.
+DEBIAN_KVER_DEFAULT=7.3.4+deb13-amd64
+DEBIAN_SUITE=trixie
+ssnat_debian_pins() { # KVER: "name=version" lines of the trixie tree, or nothing
+	case "$1" in
+	7.3.4+deb13-amd64)
+		cat <<-PINS
+			rustc=1.85.1+dfsg1-1+deb13u1
+			rust-src=1.85.1+dfsg1-1+deb13u1
+			bindgen=0.71.1-6
+			libclang-dev=1:19.0-63
+			gcc-14=14.2.0-19
+			linux-headers-7.3.4+deb13-amd64=7.3.4-1~bpo13+1
+			linux-source-7.3=7.3.4-1~bpo13+1
+			cargo=1.85.1+dfsg1-1+deb13u1
+			iptables=1.8.11-2
+			libxtables-dev=1.8.11-2
+		PINS
+		;;
+	esac
+}
+# The kernel image and modules (booted by the Debian-kernel test), same version.
+ssnat_debian_boot_debs() { # KVER
+	local v
+	v=$(ssnat_debian_pins "$1" | sed -n "s/^linux-headers-$1=//p")
+	[ -z "$v" ] || echo "linux-binary-$1=$v linux-modules-$1=$v"
+}
+# Unpinned packages of the tree: the kernel build's tools, pkg-config for the extension's
+# build, and what the guest's tests run.
+DEBIAN_TREE_PACKAGES="make bc bison flex libelf-dev libssl-dev dwarves cpio xz-utils python3 kmod
+	pkg-config iproute2 nftables iputils-ping procps"
+ssnat_debian_dir() { # KVER: the cached tree, keyed by suite, pins and package list
+	local h
+	h=$( { echo "$DEBIAN_SUITE"; ssnat_debian_pins "$1"; echo $DEBIAN_TREE_PACKAGES; } | sha256sum | cut -c1-12)
+	echo "$SSNAT_CACHE/debian-$DEBIAN_SUITE-$1-$h" | tr '~+' '__'
+}
 die() { echo "error: $*" >&2; exit 1; }

@@ -6,12 +6,8 @@
 set -euo pipefail
 cache=$1 suite=$2 pkgver=$3 dest=$4
 
-uri=$( (cat /etc/apt/sources.list.d/*.sources 2>/dev/null || true) |
-	awk '/^URIs:/ {u=$2} /^Suites:/ && u ~ /debian\/?$/ && $0 !~ /security/ {print u; exit}')
-if [ -z "$uri" ]; then
-	uri=$( (cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null || true) |
-		awk '$1=="deb" && $2 ~ /debian\/?$/ && $0 !~ /security/ {print $2; exit}')
-fi
+. "$(dirname "$0")/env.sh"
+uri=$(ssnat_debian_uri)
 [ -n "$uri" ] || { echo "fetch-debian: no Debian archive URI in the host's apt sources" >&2; exit 1; }
 
 aptdir=$cache/apt-$suite

@@ -8,16 +8,26 @@ mkdir -p "$SSNAT_CACHE"
 
 debs=(build-essential flex bison bc libelf-dev libssl-dev cpio kmod dwarves
 	libclang-19-dev qemu-system-x86 iptables libxtables-dev iproute2 tcpdump
-	busybox-static pkg-config valgrind ethtool nftables iputils-ping)
+	busybox-static pkg-config valgrind ethtool nftables iputils-ping
+	libnetfilter-queue-dev python3-matplotlib)
 missing=()
 for p in "${debs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
-if [ ${#missing[@]} -gt 0 ]; then
-	echo "setup: installing ${missing[*]}"
+# Without their recommendations: debootstrap (the trixie tree of `make debian`) and
+# dkms (its test), which would otherwise bring the host's own kernel headers.
+norec=(debootstrap dkms)
+missing_norec=()
+for p in "${norec[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing_norec+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ] || [ ${#missing_norec[@]} -gt 0 ]; then
+	echo "setup: installing ${missing[*]} ${missing_norec[*]}"
 	apt-get update -q >/dev/null || die "apt-get update failed: no network to the Debian archive?"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null ||
+	[ ${#missing[@]} = 0 ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null ||
 		die "apt-get install ${missing[*]} failed"
+	[ ${#missing_norec[@]} = 0 ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+		"${missing_norec[@]}" >/dev/null || die "apt-get install ${missing_norec[*]} failed"
 fi
 
 command -v cargo >/dev/null || die "cargo not found: install Rust with rustup first"

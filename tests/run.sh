@@ -14,6 +14,12 @@ summary=${SSNAT_SUMMARY:-}
 [ -f "$CARGO_TARGET_DIR/release/libxt_SSNAT.so" ] || die "libxt_SSNAT.so not built (run 'make userspace')"
 xtlibdir=$(pkg-config --variable=xtlibdir xtables)
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' "$ssnat_repo/Cargo.toml" | head -1)
+# The forwarding benchmark's C helpers (23-bench-smoke runs them in the guest), built
+# here once: the guest sees the host's file system read-only.
+helpers=$out_root/.bench-helpers
+rm -rf "$helpers"
+"$ssnat_repo/bench/build-helpers.sh" "$helpers" ||
+	echo "warning: bench/build-helpers.sh failed: 23-bench-smoke will fail" >&2
 
 declare -A scripts=()
 if [ "${1:-}" = --script ]; then
@@ -46,6 +52,21 @@ run_one() { # NAME: boots a guest for one test, writes $out/result
 	# hides the host's cargo build directory in the cache).
 	mkdir -p "$out/bin"
 	cp "$CARGO_TARGET_DIR/release/libxt_SSNAT.so" "$CARGO_TARGET_DIR/release/ssnatctl" "$out/bin/"
+	# A test with a line "# install: yes" gets what `make install DESTDIR=$out/root
+	# DEPMOD=1` puts there (scripts/install.sh, the same step without the rebuild), and
+	# uses nothing else of ours.
+	if grep -q '^# install: yes' "$script"; then
+		if ! DESTDIR=$out/root PREFIX=/usr/local KDIR=$kdir KO="" EXT="" KRELEASE="" XTLIBDIR="" DEPMOD=1 \
+			"$ssnat_repo/scripts/install.sh" install >"$out/install.log" 2>&1; then
+			{
+				echo "FAIL $name: make install DESTDIR=$out/root failed"
+				sed 's/^/    | /' "$out/install.log" | tail -n 10
+			} >"$out/result"
+			return
+		fi
+		echo "INSTALL_ROOT=$out/root" >>"$out/env.sh"
+	fi
+	cp "$helpers"/* "$out/bin/" 2>/dev/null || true
 	# vCPUs: 2 unless the test asks otherwise with a line "# vcpus: N" (two measured
 	# faster than one under single-threaded TCG).
 	local cpus

@@ -75,6 +75,8 @@ const ENTRY_HEADER: usize = xt_align(size_of::<sys::xt_entry_target>());
 /// either: `--profile` and the mapping options exclude each other, but libxtables' own
 /// message for that would not say why, so [`ssnat_spec`] refuses the mix (in
 /// `x6_parse`, and in `x6_fcheck` for what the info does not show).
+// The update is needless with libxtables 1.8.9's struct, not with 1.8.11's.
+#[allow(clippy::needless_update)]
 const fn option(name: &'static CStr, opt: Opt) -> sys::xt_option_entry {
     sys::xt_option_entry {
         name: name.as_ptr(),
@@ -87,6 +89,11 @@ const fn option(name: &'static CStr, opt: Opt) -> sys::xt_option_entry {
         size: 0,
         min: 0,
         max: 0,
+        // Fields newer libxtables have (1.8.11: `base`) zero, as C's designated
+        // initialisers leave them: the extension builds against either.
+        // SAFETY: xt_option_entry is plain data (pointers and integers), for which
+        // all-zero bytes are valid.
+        ..unsafe { std::mem::zeroed() }
     }
 }
 
