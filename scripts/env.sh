@@ -93,3 +93,13 @@ ssnat_debian_dir() { # KVER: the cached tree, keyed by suite, pins and package l
 	echo "$SSNAT_CACHE/debian-$DEBIAN_SUITE-$1-$h" | tr '~+' '__'
 }
 die() { echo "error: $*" >&2; exit 1; }
+
+# Why a guest run failed, from what it wrote into its shared directory DIR (rc,
+# test.log); nothing if it passed. CONSOLE is named when the guest wrote no status.
+ssnat_guest_reason() { # DIR CONSOLE
+	if [ ! -f "$1/rc" ]; then
+		echo "the guest wrote no status (crash or timeout; see $2)"
+	elif [ "$(cat "$1/rc")" != 0 ]; then
+		grep -m1 '^FAIL' "$1/test.log" || tail -n 3 "$1/test.log" | tr '\n' ' '
+	fi
+}

@@ -93,12 +93,7 @@ run_one() { # NAME: boots a guest for one test, writes $out/result
 		cp "$out/console.log" "$out/console-boot$attempt.log"
 	done
 	secs=$(($(date +%s) - start))
-	reason=""
-	if [ ! -f "$out/rc" ]; then
-		reason="the guest wrote no status (crash or timeout; see $out/console.log)"
-	elif [ "$(cat "$out/rc")" != 0 ]; then
-		reason=$(grep -m1 '^FAIL' "$out/test.log" || tail -n 3 "$out/test.log" | tr '\n' ' ')
-	fi
+	reason=$(ssnat_guest_reason "$out" "$out/console.log")
 	# Any kernel splat fails the test, whatever the script said.
 	splat=$(grep -hE 'WARNING:|BUG:|Oops|KASAN|general protection|Kernel panic|Call Trace' \
 		"$out/dmesg" 2>/dev/null | head -3)

@@ -82,12 +82,7 @@ for attempt in 1 2; do
 	cp "$dir/console.log" "$dir/console-boot$attempt.log"
 done
 secs=$(($(date +%s) - start))
-reason=""
-if [ ! -f "$out/rc" ]; then
-	reason="the guest wrote no status (crash or timeout; see $dir/console.log)"
-elif [ "$(cat "$out/rc")" != 0 ]; then
-	reason=$(grep -m1 '^FAIL' "$out/test.log" || tail -n 3 "$out/test.log" | tr '\n' ' ')
-fi
+reason=$(ssnat_guest_reason "$out" "$dir/console.log")
 splat=$(grep -hE 'WARNING:|BUG:|Oops|KASAN|general protection|Kernel panic|Call Trace' "$out/dmesg" 2>/dev/null | head -3)
 [ -z "$splat" ] || reason="${reason:+$reason; }kernel log: $splat"
 mkdir -p "$ssnat_repo/tests/out"
