@@ -356,6 +356,7 @@ static_assert(offsetof(struct ssnat_skb_view, flags) == 20);
 void ssnat_skb_view(struct sk_buff *skb, struct ssnat_skb_view *v)
 {
 	int noff = skb_network_offset(skb);
+	bool priv;
 	int linear;
 
 	v->flags = 0;
@@ -367,14 +368,21 @@ void ssnat_skb_view(struct sk_buff *skb, struct ssnat_skb_view *v)
 		return;
 	}
 	v->len = skb->len - noff;
-	if (skb_cloned(skb) &&
-	    skb_ensure_writable(skb, min_t(unsigned int, skb_headlen(skb),
-					   skb->len)))
-		v->flags |= SSNAT_VIEW_NOMEM;
+	/*
+	 * skb_ensure_writable(skb, skb_headlen(skb)) without its call and its
+	 * pull (the length is the linear part's): a clone whose header is shared
+	 * gets its own copy.
+	 */
+	priv = !skb_cloned(skb) || skb_clone_writable(skb, skb_headlen(skb));
+	if (!priv) {
+		if (pskb_expand_head(skb, 0, 0, GFP_ATOMIC))
+			v->flags |= SSNAT_VIEW_NOMEM;
+		else
+			priv = true;
+	}
 	linear = (int)skb_headlen(skb) - noff;
 	v->data = skb_network_header(skb);
-	v->writable = (linear > 0 && !(v->flags & SSNAT_VIEW_NOMEM) &&
-		       !skb_cloned(skb)) ? min_t(u32, linear, v->len) : 0;
+	v->writable = (linear > 0 && priv) ? min_t(u32, linear, v->len) : 0;
 	if (skb->ip_summed == CHECKSUM_PARTIAL)
 		v->csum_start = skb_checksum_start_offset(skb) - noff;
 	else if (skb->ip_summed == CHECKSUM_COMPLETE)
