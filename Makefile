@@ -1,8 +1,11 @@
 # xt_SSNAT: stateless source NAT for Linux, as a Rust-for-Linux xtables target.
 #
 #   make demo      build what is missing, boot the kernel in QEMU, show a UDP rewrite
-#   make check     every test: cargo tests of the workspace, the QEMU tests, make
-#                  install and DKMS on the host, Debian's own kernel (make debian + QEMU)
+#   make check     every test: cargo tests of the workspace, the QEMU tests on our
+#                  release kernel and (the reliability tests and a sample of the others)
+#                  on our debug kernel (KASAN, UBSAN, lockdep, kmemleak), make install
+#                  and DKMS on the host, Debian's own kernel (make debian + QEMU)
+#   make soak      the long versions: every QEMU test on the debug kernel, at soak scale
 #   make bench     instructions per packet: the packet path (callgrind), then the whole
 #                  forwarding path in a guest under QEMU -icount (make bench-guest)
 #   make           the module and the userspace parts (kernel built and cached first)
@@ -28,7 +31,7 @@ KO ?=
 EXT ?=
 KVER ?= $(shell bash -c '. scripts/env.sh; echo $$DEBIAN_KVER_DEFAULT')
 
-.PHONY: all setup kernel module userspace install uninstall debian demo check test-host test-qemu test-debian bench bench-guest clean
+.PHONY: all setup kernel kernel-debug module module-debug userspace install uninstall debian demo check soak test-host test-qemu test-debug test-debian bench bench-guest clean
 
 all: module userspace
 
@@ -46,6 +49,14 @@ endif
 # Linted by clippy (the kernel's own lint set, warnings are errors) when it is installed.
 module: kernel
 	@. scripts/env.sh && $(MAKE) -s -C $(KDIR) M=$(CURDIR) $$(command -v clippy-driver >/dev/null && echo CLIPPY=1) modules
+
+# The debug kernel (kernel/ssnat.config + kernel/ssnat-debug.config, clang), cached
+# apart, and the module built for it into out/debug/module/ (scripts/build-module.sh).
+kernel-debug: setup
+	@scripts/build-kernel.sh debug
+
+module-debug: kernel-debug
+	@scripts/build-module.sh debug
 
 userspace: setup
 	@. scripts/env.sh && $(CARGO) build -q --release --workspace
@@ -78,12 +89,21 @@ test-host: setup
 test-qemu: module userspace
 	@scripts/check.sh qemu
 
+test-debug: module-debug userspace
+	@scripts/check.sh debug
+
 # Debian's own kernel: make debian, install into the trixie tree, boot Debian's vmlinuz.
 test-debian: setup userspace
 	@scripts/check.sh debian
 
-check: module userspace
-	@scripts/check.sh host fuzz qemu debian install
+check: module userspace module-debug
+	@scripts/check.sh host fuzz qemu debug debian install
+
+# Every QEMU test on the debug kernel, the reliability tests at their long sizes
+# (SSNAT_SCALE=soak: 200,000 fuzzed packets, 20,000 rule blobs, 200,000 netlink
+# messages, 10 minutes of churn), and the host fuzz target for 10 minutes.
+soak: module-debug userspace
+	@SSNAT_FUZZ_SECONDS=$${SSNAT_FUZZ_SECONDS:-600} scripts/check.sh fuzz soak
 
 # Instructions per packet of the pure packet path under callgrind, then of the whole
 # forwarding path next to its alternatives, in a guest under QEMU -icount (bench/results/).

@@ -167,7 +167,7 @@ impl xtables::Target for Ssnat {
                 profile: profile.as_ref().and(name_c),
             },
         )?;
-        Ok(KBox::new(RuleState { stats, map: Mapping::from_info(info), profile }, GFP_KERNEL)?)
+        Ok(KBox::new(RuleState { stats, map: Mapping::from_info(info), profile }, GFP_KERNEL_ACCOUNT)?)
     }
 
     fn target(skb: &mut SkBuff, _info: &SsnatInfo, state: &RuleState, _family: u8, _hooknum: u8, rcu: &HookRcu) -> Verdict {

@@ -35,10 +35,9 @@ kernel::sync::global_lock! {
 static GENERATION: AtomicU32 = AtomicU32::new(1);
 
 /// Records a change of the table's membership (call with the table locked).
-fn changed(table: &[Arc<Profile>]) {
+fn changed() {
     let g = GENERATION.load(Ordering::Relaxed).wrapping_add(1);
     GENERATION.store(if g == 0 { 1 } else { g }, Ordering::Relaxed);
-    xtables::facts::set_profiles(table.len());
 }
 
 /// The profile table's lifetime: [`init`] returns it, and dropping it (at module exit,
@@ -61,7 +60,6 @@ impl Drop for Table {
         // Drop the vector itself, not only its elements: `clear()` would keep its
         // buffer in the static, which outlives the module (kmemleak found it).
         drop(core::mem::replace(&mut *PROFILES.lock(), KVec::new()));
-        xtables::facts::set_profiles(0);
     }
 }
 
@@ -69,7 +67,7 @@ extern "C" fn net_exit(net: *const Net) {
     let id = net as usize;
     let mut table = PROFILES.lock();
     table.retain(|p| p.net != id);
-    changed(&table);
+    changed();
 }
 
 /// A profile's mapping: as netlink set it, and as the packet path uses it.
@@ -185,7 +183,9 @@ impl Control {
                 admin(cmd::NEW),
                 admin(cmd::SET),
                 admin(cmd::DEL),
-                Op { cmd: cmd::GET, doit: true, dumpit: true, admin: false },
+                // Reading is guarded like netfilter's own state (`nft list`, `ipset
+                // list`, `conntrack -L`): CAP_NET_ADMIN in the namespace's owner.
+                Op { cmd: cmd::GET, doit: true, dumpit: true, admin: true },
             ],
             &GROUPS,
         )
@@ -314,18 +314,24 @@ impl Handler for Control {
                     req.fail(c"profile exists (use SET to replace its mapping)", Some(attr::NAME));
                     return Err(EEXIST);
                 }
+                if table.iter().filter(|p| p.net == net).count() >= xtables::facts::max_profiles() {
+                    req.fail(c"too many profiles in this namespace (module parameter max_profiles)", None);
+                    return Err(ENOSPC);
+                }
+                // The profile is charged to the creator's memory cgroup; the table's own
+                // vector (shared by all namespaces, one pointer per profile) is not.
                 let p = Arc::new(
                     Profile {
                         net,
                         name,
-                        info: RcuBox::new(Current::new(info), GFP_KERNEL)?,
+                        info: RcuBox::new(Current::new(info), GFP_KERNEL_ACCOUNT)?,
                         rules: AtomicU32::new(0),
                         stats: PerCpuCounters::new(genl::COUNTERS.len())?,
                     },
-                    GFP_KERNEL,
+                    GFP_KERNEL_ACCOUNT,
                 )?;
                 table.push(p.clone(), GFP_KERNEL)?;
-                changed(&table);
+                changed();
                 drop(table);
                 notify(req, cmd::NEW, &p);
                 Ok(())
@@ -333,7 +339,7 @@ impl Handler for Control {
             cmd::SET => {
                 let name = req_name(req)?;
                 let info = req_mapping(req)?;
-                let new = KBox::new(Current::new(info), GFP_KERNEL)?;
+                let new = KBox::new(Current::new(info), GFP_KERNEL_ACCOUNT)?;
                 let table = PROFILES.lock();
                 let p = table[find(req, &table, net, &name)?].clone();
                 if p.snapshot().family != info.family && p.rules.load(Ordering::Relaxed) != 0 {
@@ -355,7 +361,7 @@ impl Handler for Control {
                     return Err(EBUSY);
                 }
                 let p = table.remove(i).map_err(|_| ENOENT)?;
-                changed(&table);
+                changed();
                 drop(table);
                 notify(req, cmd::DEL, &p);
                 Ok(())

@@ -46,9 +46,14 @@ static bool ssnat_registered;
 
 /* ---- per-CPU counters (of a rule, of a profile) ------------------------ */
 
+/*
+ * What rules and profiles allocate is charged to the memory cgroup of whoever adds
+ * them (a user who owns a user and network namespace may add both), as x_tables
+ * charges its tables.
+ */
 u64 __percpu *ssnat_counters_alloc(unsigned int n)
 {
-	return __alloc_percpu(sizeof(u64) * n, sizeof(u64));
+	return __alloc_percpu_gfp(sizeof(u64) * n, sizeof(u64), GFP_KERNEL_ACCOUNT);
 }
 
 void ssnat_counters_free(u64 __percpu *c)
@@ -102,7 +107,7 @@ struct ssnat_rule *ssnat_rule_new(const struct net *net, u8 family,
 	struct ssnat_rule *r;
 	int n = 0;
 
-	r = kzalloc(sizeof(*r), GFP_KERNEL);
+	r = kzalloc(sizeof(*r), GFP_KERNEL_ACCOUNT);
 	if (!r)
 		return NULL;
 	r->cnt = ssnat_counters_alloc(ssnat_ncounters);
@@ -439,35 +444,36 @@ void ssnat_skb_csum_adjust(struct sk_buff *skb, u16 l3, u16 l4)
 	skb->csum = csum_add(skb->csum, (__force __wsum)htons(l4));
 }
 
-/* ---- /sys/module/xt_SSNAT/parameters: read-only facts ------------------ */
+/* ---- /sys/module/xt_SSNAT/parameters ---------------------------------- */
+
+/*
+ * Nothing here may tell one namespace about another: how many profiles or rules the
+ * others hold is their business (and `ssnatctl profile list` counts one's own).
+ */
 
 /* Set from Rust (abi::ABI_VERSION) at load, before anything registers. */
 static unsigned int ssnat_abi_version;
 module_param_named(abi_version, ssnat_abi_version, uint, 0444);
 MODULE_PARM_DESC(abi_version, "Version of the rule and netlink ABI (read-only)");
 
-static atomic_t ssnat_nprofiles = ATOMIC_INIT(0);
-
 void ssnat_glue_set_abi_version(unsigned int v)
 {
 	ssnat_abi_version = v;
 }
 
-void ssnat_glue_set_profiles(unsigned int n)
-{
-	atomic_set(&ssnat_nprofiles, n);
-}
+/*
+ * The cap on profiles per network namespace: with it (and the cgroup charge) a user
+ * who owns a network namespace cannot make the kernel hold more than max_profiles
+ * small objects for it. Lowering it keeps the profiles already there.
+ */
+static unsigned int ssnat_max_profiles = 1024;
+module_param_named(max_profiles, ssnat_max_profiles, uint, 0644);
+MODULE_PARM_DESC(max_profiles, "Most runtime profiles one network namespace may hold (default 1024)");
 
-static int ssnat_profiles_get(char *buf, const struct kernel_param *kp)
+unsigned int ssnat_glue_max_profiles(void)
 {
-	return sysfs_emit(buf, "%d\n", atomic_read(&ssnat_nprofiles));
+	return READ_ONCE(ssnat_max_profiles);
 }
-
-static const struct kernel_param_ops ssnat_profiles_ops = {
-	.get = ssnat_profiles_get,
-};
-module_param_cb(profiles, &ssnat_profiles_ops, NULL, 0444);
-MODULE_PARM_DESC(profiles, "Number of runtime profiles, all namespaces (read-only)");
 
 /* ---- generic netlink: inline helpers ------------------------------------ */
 

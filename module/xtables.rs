@@ -187,7 +187,7 @@ extern "C" {
     fn ssnat_counters_add2(c: *mut u64, i: c_uint, n: u64, j: c_uint, m: u64);
     fn ssnat_counters_sum(c: *mut u64, idx: c_uint) -> u64;
     fn ssnat_glue_set_abi_version(v: c_uint);
-    fn ssnat_glue_set_profiles(n: c_uint);
+    fn ssnat_glue_max_profiles() -> c_uint;
     fn ssnat_glue_set_net_exit(f: Option<extern "C" fn(*const Net)>);
     fn ssnat_rule_count(rule: *mut RawRule, idx: c_uint, n: u64);
     fn ssnat_rule_count2(rule: *mut RawRule, i: c_uint, n: u64, j: c_uint, m: u64);
@@ -667,7 +667,7 @@ impl Drop for PerCpuCounters {
     }
 }
 
-/// Read-only facts the module shows in `/sys/module/xt_SSNAT/parameters/`.
+/// The module's parameters in `/sys/module/xt_SSNAT/parameters/`.
 pub mod facts {
     use super::*;
 
@@ -677,10 +677,10 @@ pub mod facts {
         unsafe { ssnat_glue_set_abi_version(v) };
     }
 
-    /// Sets `profiles`, the number of runtime profiles in all namespaces.
-    pub fn set_profiles(n: usize) {
-        // SAFETY: stores an integer.
-        unsafe { ssnat_glue_set_profiles(c_uint::try_from(n).unwrap_or(c_uint::MAX)) };
+    /// `max_profiles`: how many profiles one network namespace may hold.
+    pub fn max_profiles() -> usize {
+        // SAFETY: reads an integer.
+        unsafe { ssnat_glue_max_profiles() as usize }
     }
 }
 

@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
-# Build the custom kernel into $SSNAT_CACHE/<key>, unless it is already there.
+# Build a kernel of ours into $SSNAT_CACHE/<key>, unless it is already there:
+# build-kernel.sh [release|debug] (default $SSNAT_FLAVOR, see scripts/env.sh).
 # Idempotent: a finished build leaves a stamp file; an interrupted one is resumed.
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 
-kdir=$(ssnat_kdir)
+flavor=${1:-$SSNAT_FLAVOR}
+case "$flavor" in release | debug) ;; *) die "unknown kernel flavor '$flavor' (release or debug)" ;; esac
+kdir=$(ssnat_kdir "$flavor")
+kmake=$(ssnat_kmake_flags "$flavor")
+fragments=("$ssnat_repo/kernel/ssnat.config")
+[ "$flavor" = release ] || fragments+=("$ssnat_repo/kernel/ssnat-debug.config")
 if [ -f "$kdir/.ssnat-built" ]; then
 	echo "kernel: cached at $kdir"
 	exit 0
@@ -28,23 +34,37 @@ if [ ! -f "$kdir/Makefile" ]; then
 fi
 cd "$kdir"
 if [ ! -f .config ] || ! grep -q '^CONFIG_RUST=y' .config; then
-	make -s rustavailable || die "the Rust toolchain is not usable for the kernel (see above)"
-	echo "kernel: configuring (vng --kconfig + kernel/ssnat.config)"
-	vng --kconfig --config "$ssnat_repo/kernel/ssnat.config" >/dev/null
-	make -s olddefconfig
+	# shellcheck disable=SC2086 # $kmake is empty or one word
+	make -s $kmake rustavailable || die "the Rust toolchain is not usable for the kernel (see above)"
+	echo "kernel: configuring $flavor (vng --kconfig + ${fragments[*]##*/})"
+	cat "${fragments[@]}" >.ssnat-fragment.config
+	vng --kconfig --config .ssnat-fragment.config >kconfig.log 2>&1 || { tail -n 20 kconfig.log >&2; die "vng --kconfig failed"; }
+	if [ "$flavor" = debug ]; then
+		# vng configures with GCC, where CONFIG_RUST cannot coexist with KASAN: Kconfig
+		# drops RUST (and its debug options) without a word. Ask again, with clang.
+		scripts/config --enable RUST --enable RUST_DEBUG_ASSERTIONS --enable RUST_OVERFLOW_CHECKS
+		scripts/kconfig/merge_config.sh -m .config .ssnat-fragment.config >/dev/null
+	fi
+	# shellcheck disable=SC2086
+	make -s $kmake olddefconfig
 	missing=0
 	while IFS= read -r line; do
-		case "$line" in CONFIG_*=y) grep -qx "$line" .config || { echo "kernel: config lacks $line" >&2; missing=1; } ;; esac
-	done <"$ssnat_repo/kernel/ssnat.config"
-	[ $missing = 0 ] || die "the kernel config does not have every option of kernel/ssnat.config"
+		case "$line" in
+		CONFIG_*=n) grep -qx "# ${line%=n} is not set" .config || grep -qx "$line" .config ||
+			! grep -q "^${line%=n}=" .config || { echo "kernel: config has ${line%=n} set" >&2; missing=1; } ;;
+		CONFIG_*=*) grep -qx "$line" .config || { echo "kernel: config lacks $line" >&2; missing=1; } ;;
+		esac
+	done <.ssnat-fragment.config
+	[ $missing = 0 ] || die "the kernel config does not have every option of ${fragments[*]##*/}"
 fi
-echo "kernel: building in $kdir (about 17 minutes on 2 cores)"
+echo "kernel: building $flavor in $kdir (17 to 45 minutes on 2 cores)"
 start=$(date +%s)
-make -j"$(($(nproc) + 1))" bzImage modules >"$kdir/build.log" 2>&1 || {
+# shellcheck disable=SC2086
+make $kmake -j"$(($(nproc) + 1))" bzImage modules >"$kdir/build.log" 2>&1 || {
 	tail -n 30 "$kdir/build.log" >&2
 	die "kernel build failed; full log in $kdir/build.log"
 }
 # `vng --run` wants to find modules.order and friends even with everything built in.
-make -s modules_prepare >/dev/null
+make -s $kmake modules_prepare >/dev/null
 touch .ssnat-built
 echo "kernel: built in $(($(date +%s) - start)) s"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Runs the test stages given (host: cargo tests; qemu: tests/run.sh; install: make
-# install/uninstall, man pages and DKMS on the host, tests/host/*.sh; debian: Debian's
-# own kernel, tests/debian/run.sh) and ends with one line "N passed, N failed" over
-# all of them.
+# Runs the test stages given and ends with one line "N passed, N failed" over all of
+# them. Stages: host (cargo tests), fuzz (the core's fuzz target), qemu (tests/run.sh
+# on the release kernel), debug (on the debug kernel: a selection), soak (all of them
+# there, at soak scale), install (make install/uninstall, man pages and DKMS on the
+# host, tests/host/*.sh), debian (Debian's own kernel, tests/debian/run.sh).
 set -uo pipefail
 . "$(dirname "$0")/env.sh"
 cd "$ssnat_repo"
@@ -41,8 +42,23 @@ for stage in "$@"; do
 		fi
 		;;
 	qemu)
-		echo "== QEMU tests (virtme-ng, TCG; one boot per test)"
-		SSNAT_SUMMARY=$summary tests/run.sh || status=1
+		echo "== QEMU tests on the release kernel (virtme-ng, TCG; one boot per test)"
+		SSNAT_FLAVOR=release SSNAT_SUMMARY=$summary tests/run.sh || status=1
+		;;
+	debug)
+		# The reliability tests (tests/qemu/*.sh marked "# kernel: debug") and enough of
+		# the others to take every code path of the module under the checkers: each
+		# family and protocol, both iptables backends, paged skbs, profiles, the
+		# control plane. The rest runs there in `make soak`.
+		tests=$(cd tests/qemu && grep -l '^# kernel: debug' ./*.sh | sed 's|^\./||; s|\.sh$||' | tr '\n' ' ')
+		tests="${SSNAT_DEBUG_TESTS:-05-udp-rewrite-nft 11-protocols-ipv6 16-local-offload 19-icmp-error 20-profile-switch 22-genl-policy $tests}"
+		echo "== QEMU tests on the debug kernel (KASAN, UBSAN, lockdep, kmemleak; several per boot)"
+		# shellcheck disable=SC2086
+		SSNAT_FLAVOR=debug SSNAT_SUMMARY=$summary tests/run.sh $tests || status=1
+		;;
+	soak)
+		echo "== make soak: every QEMU test on the debug kernel, at soak scale"
+		SSNAT_FLAVOR=debug SSNAT_SCALE=soak SSNAT_SUMMARY=$summary tests/run.sh || status=1
 		;;
 	install)
 		echo "== make install/uninstall, man pages, DKMS (host; tests/host)"

@@ -28,15 +28,28 @@ ssnat_rust_src_deb() {
 }
 ssnat_rust_lib_src() { echo "$SSNAT_CACHE/rust-src-$(ssnat_rustc_version)/usr/lib/rustlib/src/rust/library"; }
 export RUST_LIB_SRC=$(ssnat_rust_lib_src)
-# Cache key: kernel version + config fragment + rustc (Rust metadata must match the
-# rustc that builds the module).
-ssnat_kernel_key() {
-	local h
+# Two kernels: `release` (kernel/ssnat.config, GCC; make bench and most tests) and
+# `debug` (plus kernel/ssnat-debug.config: KASAN, UBSAN, lockdep, kmemleak..., built
+# with clang: CONFIG_RUST with KASAN needs CC_IS_CLANG). SSNAT_FLAVOR picks the default.
+: "${SSNAT_FLAVOR:=release}"
+DEBUG_LLVM=-19
+# make variables of a kernel flavor (the module must be built with the same compiler).
+ssnat_kmake_flags() { [ "${1:-$SSNAT_FLAVOR}" = debug ] && echo "LLVM=$DEBUG_LLVM" || true; }
+# Cache key: kernel version + config fragment(s) + rustc (Rust metadata must match the
+# rustc that builds the module) + the flavor's compiler.
+ssnat_kernel_key() { # [FLAVOR]
+	local f=${1:-$SSNAT_FLAVOR} h
+	if [ "$f" = debug ]; then
+		h=$( { cat "$ssnat_repo/kernel/ssnat.config" "$ssnat_repo/kernel/ssnat-debug.config"; echo "LLVM=$DEBUG_LLVM"; } |
+			sha256sum | cut -c1-12)
+		echo "linux-$KERNEL_DEB_VERSION-rustc$(ssnat_rustc_version)-debug-$h" | tr '~+' '__'
+		return
+	fi
 	h=$(cat "$ssnat_repo/kernel/ssnat.config" |
 		sha256sum | cut -c1-12)
 	echo "linux-$KERNEL_DEB_VERSION-rustc$(ssnat_rustc_version)-$h" | tr '~+' '__'
 }
-ssnat_kdir() { echo "$SSNAT_CACHE/$(ssnat_kernel_key)"; }
+ssnat_kdir() { echo "$SSNAT_CACHE/$(ssnat_kernel_key "$@")"; } # [FLAVOR]
 
 # The Debian archive URI of the host's own apt sources (deb822 or one-line style):
 # `ssnat_debian_uri` the main archive, `ssnat_debian_uri security` the security one.

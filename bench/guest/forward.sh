@@ -296,6 +296,9 @@ variant_up() {
 			echo "profile add bench --to-source $NEW:$NEWPORT"
 			for i in $(seq 2 "$k"); do echo "profile add p$i --to-source 198.51.100.8:4001"; done
 		} >"$W/profiles"
+		# (more than the default per-namespace cap of 1024)
+		[ "$k" -le "$(cat /sys/module/xt_SSNAT/parameters/max_profiles)" ] ||
+			echo "$k" >/sys/module/xt_SSNAT/parameters/max_profiles
 		ip netns exec rtr "$CTL" restore "$W/profiles" >/dev/null || fail "ssnatctl restore ($k profiles)"
 		[ "$(ip netns exec rtr "$CTL" profile list | wc -l)" = "$k" ] || fail "not $k profiles"
 		notrack_legacy

@@ -14,8 +14,8 @@ Exit status:
      name, and a bad line given to restore; found before anything is sent)
   3  module xt_SSNAT not loaded (commands that need it: the SSNAT generic netlink
      family is not registered; load the module with 'modprobe xt_SSNAT')
-  4  not permitted (EPERM): changes need CAP_NET_ADMIN in the network namespace's
-     user namespace; --netns needs CAP_SYS_ADMIN
+  4  not permitted (EPERM): changes and reading need CAP_NET_ADMIN in the network
+     namespace's user namespace; --netns needs CAP_SYS_ADMIN
   5  profile in use (EBUSY): delete the iptables rules that use it first
      (-j SSNAT --profile NAME)
   6  no such profile (ENOENT)

@@ -24,7 +24,7 @@
 //! | 1 | error: a system file could not be read or made no sense, output failed, netlink failed, the kernel refused a mapping (its extended ack message shown) |
 //! | 2 | usage error (unknown command or option, bad argument, bad `restore` line) |
 //! | 3 | the module is not loaded, for commands that need it (no `SSNAT` genl family) |
-//! | 4 | not permitted (`EPERM`): changes need `CAP_NET_ADMIN` over the network namespace |
+//! | 4 | not permitted (`EPERM`): changes and reading need `CAP_NET_ADMIN` over the network namespace |
 //! | 5 | profile in use by rules (`EBUSY`) |
 //! | 6 | no such profile (`ENOENT`) |
 //! | 7 | profile exists (`EEXIST`) |

@@ -1,0 +1,102 @@
+# Resource limits and what an unprivileged user may see. A user who owns a user and a
+# network namespace may create profiles and rules there: capped per namespace
+# (max_profiles), charged to its memory cgroup (__GFP_ACCOUNT), so that a tight
+# memory.max stops it with ENOMEM while the kernel stays fine. Reading profiles needs
+# CAP_NET_ADMIN like changing them; sysfs says nothing about other namespaces.
+# kernel: debug (it needs CONFIG_MEMCG, which only the debug config has)
+. "$SSNAT_OUT/env.sh"; . "$REPO/tests/lib/guest.sh"
+CTL="$BIN/ssnatctl"
+UNPRIV=(setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all)
+load_module
+
+# sysfs: the module's own facts and knobs, nothing per namespace.
+params=$(ls /sys/module/xt_SSNAT/parameters | tr '\n' ' ')
+[ "$params" = "abi_version max_profiles " ] || fail "parameters: $params"
+[ "$(cat /sys/module/xt_SSNAT/parameters/max_profiles)" = 1024 ] || fail "max_profiles default"
+expect_fail "max_profiles written by a user" "${UNPRIV[@]}" sh -c 'echo 5 >/sys/module/xt_SSNAT/parameters/max_profiles'
+
+# Reading: the initial namespace's profiles and rule counters are root's business.
+ip netns add lim
+ip netns exec lim $CTL profile add secret --to-source 198.51.100.7 || fail "add secret"
+ip netns exec lim iptables-legacy -t raw -A OUTPUT -p udp -j SSNAT --profile secret || fail "rule"
+expect_fail "unprivileged dump" ip netns exec lim "${UNPRIV[@]}" $CTL profile list
+grep -q CAP_NET_ADMIN "$W/out" || fail "dump refusal: $(cat "$W/out")"
+expect_fail "unprivileged GET" ip netns exec lim "${UNPRIV[@]}" $CTL profile show secret
+expect_fail "unprivileged /proc/net/xt_SSNAT" ip netns exec lim "${UNPRIV[@]}" cat /proc/net/xt_SSNAT
+ip netns exec lim iptables-legacy -t raw -F
+
+# A memory cgroup for the unprivileged user's processes.
+cg=/sys/fs/cgroup
+grep -q " $cg cgroup2 " /proc/mounts || mount -t cgroup2 none $cg || fail "mount cgroup2"
+grep -qw memory $cg/cgroup.controllers || fail "no memory controller (CONFIG_MEMCG)"
+echo +memory >$cg/cgroup.subtree_control
+mkdir $cg/ssnat-lim
+# in_cg SCRIPT: runs SCRIPT as the unprivileged user, in the cgroup, in a user and
+# network namespace of its own (the profiles go with the namespace when SCRIPT ends).
+in_cg() {
+	sh -c 'echo $$ >'$cg'/ssnat-lim/cgroup.procs && exec "$@"' sh \
+		"${UNPRIV[@]}" unshare --user --map-root-user --net sh -c "$1"
+}
+for i in $(seq 1 1025); do echo "profile add p$i --to-source 192.0.2.$((i % 250 + 1)):$((1000 + i))"; done >"$W/p1025"
+head -n 1024 "$W/p1025" >"$W/p1024"
+tail -n 1 "$W/p1025" >"$W/p1"
+
+# 1. The cap: 1,024 profiles in one namespace, the next refused with a clear message;
+# what they hold is charged to the user's cgroup.
+in_cg "
+	b=\$(cat $cg/ssnat-lim/memory.current)
+	$CTL restore $W/p1024 || exit 10
+	a=\$(cat $cg/ssnat-lim/memory.current)
+	echo \"charged \$((a - b))\"
+	$CTL restore $W/p1 >$W/cap.out 2>&1 && exit 11
+	echo \"cap exit \$?\"
+	[ \$($CTL profile list | wc -l) = 1024 ] || exit 12
+" >"$W/cap.log" 2>&1 || fail "cap run, status $?: $(cat "$W/cap.log" "$W/cap.out" 2>/dev/null)"
+cat "$W/cap.log" "$W/cap.out"
+grep -q "too many profiles in this namespace (module parameter max_profiles)" "$W/cap.out" ||
+	fail "the 1,025th profile's refusal: $(cat "$W/cap.out")"
+charged=$(sed -n 's/^charged //p' "$W/cap.log")
+# A profile holds its Arc'd struct, its mapping (SsnatInfo + Mapping) and per-CPU
+# counters: well over 256 bytes each. Unaccounted, the cgroup would see only the
+# netlink buffers of one process.
+[ "$charged" -ge $((1024 * 256)) ] || fail "1,024 profiles charged only $charged bytes to the creator's cgroup"
+note "1,024 profiles charged $charged bytes ($((charged / 1024)) per profile) to the creator's cgroup"
+
+# The cap is per namespace: root's namespace (and others) are not affected.
+ip netns exec lim $CTL profile add other --to-source 198.51.100.8 || fail "another namespace's profile"
+# Raised at runtime by root, the same user gets further.
+echo 1100 >/sys/module/xt_SSNAT/parameters/max_profiles
+in_cg "$CTL restore $W/p1025 && [ \$($CTL profile list | wc -l) = 1025 ]" || fail "max_profiles=1100 did not allow 1,025"
+echo 1024 >/sys/module/xt_SSNAT/parameters/max_profiles
+
+# 2. A tight memory.max stops the user with ENOMEM, not the kernel.
+in_cg "
+	echo \$((\$(cat $cg/ssnat-lim/memory.current) + 96 * 1024)) >$cg/ssnat-lim/memory.max
+	$CTL restore $W/p1024 >$W/oom.out 2>&1
+	echo \"restore exit \$? with \$($CTL profile list 2>/dev/null | wc -l) profiles\"
+" >"$W/oom.log" 2>&1
+cat "$W/oom.log"
+tail -n 2 "$W/oom.out"
+grep -q "Cannot allocate memory" "$W/oom.out" || fail "no ENOMEM under memory.max: $(tail -n 3 "$W/oom.out")"
+n=$(sed -n 's/.* with \([0-9]*\) profiles/\1/p' "$W/oom.log")
+[ -n "$n" ] && [ "$n" -lt 1024 ] || fail "memory.max did not stop the profiles ($n)"
+grep -q '^max [1-9]' $cg/ssnat-lim/memory.events || fail "memory.events: $(cat $cg/ssnat-lim/memory.events)"
+echo max >$cg/ssnat-lim/memory.max
+# Rules the user adds in its namespace are charged too (x_tables' own table and
+# SSNAT's per-rule state).
+in_cg "
+	$CTL profile add r --to-source 192.0.2.1:1000 || exit 20
+	b=\$(cat $cg/ssnat-lim/memory.current)
+	for i in \$(seq 200); do echo \"-A OUTPUT -p udp --dport \$((2000 + i)) -j SSNAT --profile r\"; done |
+		{ echo '*raw'; cat; echo COMMIT; } | iptables-legacy-restore || exit 21
+	a=\$(cat $cg/ssnat-lim/memory.current)
+	echo \"rules charged \$((a - b))\"
+" >"$W/rules.log" 2>&1 || fail "rules in the user's namespace: $(cat "$W/rules.log")"
+cat "$W/rules.log"
+rmdir $cg/ssnat-lim 2>/dev/null || true
+
+ip netns exec lim $CTL profile del secret
+ip netns exec lim $CTL profile del other
+ip netns del lim
+rmmod xt_SSNAT || fail rmmod
+echo "PASS: max_profiles caps each namespace (1,025th refused, ENOSPC with a message); $charged bytes for 1,024 profiles charged to the creator's cgroup; memory.max stops it with ENOMEM after $n; dumps, GET and /proc/net/xt_SSNAT need CAP_NET_ADMIN; sysfs shows nothing per namespace"
