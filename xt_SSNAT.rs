@@ -109,17 +109,26 @@ impl xtables::Target for Ssnat {
     }
 
     fn check(info: &SsnatInfo, ctx: &CheckContext<'_>) -> Result<KBox<RuleState>> {
+        // Refusals are logged rate-limited, as netfilter's own checkentry functions do
+        // (`pr_info_ratelimited`): whoever may add rules must not flood the log.
+        macro_rules! refuse {
+            ($($arg:tt)*) => {
+                if xtables::log_ratelimit() {
+                    pr_info!($($arg)*);
+                }
+            };
+        }
         if let Err(e) = info.validate(ctx.family, ctx.proto) {
-            pr_info!("SSNAT: {}\n", e.message());
+            refuse!("SSNAT: {}\n", e.message());
             return Err(EINVAL);
         }
         match abi::allowed_hooks(ctx.table.to_bytes()) {
             None => {
-                pr_info!("SSNAT: {} \"{}\"\n", abi::TABLE_MESSAGE, ctx.table);
+                refuse!("SSNAT: {} \"{}\"\n", abi::TABLE_MESSAGE, ctx.table);
                 return Err(EINVAL);
             }
             Some(allowed) if ctx.hook_mask & !allowed != 0 => {
-                pr_info!("SSNAT: {} \"{}\"\n", abi::HOOK_MESSAGE, ctx.table);
+                refuse!("SSNAT: {} \"{}\"\n", abi::HOOK_MESSAGE, ctx.table);
                 return Err(EINVAL);
             }
             Some(_) => {}
@@ -129,14 +138,14 @@ impl xtables::Target for Ssnat {
                 match profiles::use_profile(ctx.net, name, ctx.family) {
                     Ok(u) => Some(u),
                     Err(UseError::Missing) => {
-                        pr_info!(
+                        refuse!(
                             "SSNAT: profile \"{}\" does not exist in this namespace (create it with 'ssnatctl profile add')\n",
                             BStr::from_bytes(name)
                         );
                         return Err(ENOENT);
                     }
                     Err(UseError::Family) => {
-                        pr_info!(
+                        refuse!(
                             "SSNAT: profile \"{}\" maps the other address family\n",
                             BStr::from_bytes(name)
                         );

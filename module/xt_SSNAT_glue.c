@@ -444,6 +444,15 @@ void ssnat_skb_csum_adjust(struct sk_buff *skb, u16 l3, u16 l4)
 	skb->csum = csum_add(skb->csum, (__force __wsum)htons(l4));
 }
 
+/* One rate limit for the module's messages about refused rules (the default
+ * printk burst of 10 per 5 s), as pr_info_ratelimited keeps per call site. */
+static DEFINE_RATELIMIT_STATE(ssnat_log_rs, DEFAULT_RATELIMIT_INTERVAL, DEFAULT_RATELIMIT_BURST);
+
+bool ssnat_glue_log_ratelimit(void)
+{
+	return __ratelimit(&ssnat_log_rs);
+}
+
 /* ---- /sys/module/xt_SSNAT/parameters ---------------------------------- */
 
 /*

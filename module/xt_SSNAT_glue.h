@@ -79,6 +79,7 @@ u64 ssnat_counters_sum(u64 __percpu *c, unsigned int idx);
 /* Read-only facts in /sys/module/xt_SSNAT/parameters/. */
 void ssnat_glue_set_abi_version(unsigned int v);
 unsigned int ssnat_glue_max_profiles(void);
+bool ssnat_glue_log_ratelimit(void);
 
 /* Network namespaces going away (profiles are per namespace). */
 typedef void (*ssnat_net_exit_fn)(const struct net *net);

@@ -188,6 +188,7 @@ extern "C" {
     fn ssnat_counters_sum(c: *mut u64, idx: c_uint) -> u64;
     fn ssnat_glue_set_abi_version(v: c_uint);
     fn ssnat_glue_max_profiles() -> c_uint;
+    fn ssnat_glue_log_ratelimit() -> bool;
     fn ssnat_glue_set_net_exit(f: Option<extern "C" fn(*const Net)>);
     fn ssnat_rule_count(rule: *mut RawRule, idx: c_uint, n: u64);
     fn ssnat_rule_count2(rule: *mut RawRule, i: c_uint, n: u64, j: c_uint, m: u64);
@@ -682,6 +683,13 @@ pub mod facts {
         // SAFETY: reads an integer.
         unsafe { ssnat_glue_max_profiles() as usize }
     }
+}
+
+/// Whether a message about a refused rule may be logged now (one rate limit for the
+/// module, printk's default burst).
+pub fn log_ratelimit() -> bool {
+    // SAFETY: takes the module's rate-limit state's own lock.
+    unsafe { ssnat_glue_log_ratelimit() }
 }
 
 /// Calls `f` with each network namespace that goes away (before its
