@@ -243,21 +243,31 @@ static unsigned int ssnat_tg(struct sk_buff *skb,
 				 xt_hooknum(par));
 }
 
-/* The protocol the rule matches (-p), or 0 for any protocol or an inverted match. */
+/*
+ * The protocol the rule matches (-p), or 0 for any protocol or an inverted match. The
+ * field is 16 bits wide, a packet's protocol 8: a value above 255 matches no packet
+ * (ip_packet_match compares all 16 bits), so it names no protocol (0) rather than,
+ * truncated, another one.
+ */
 static u8 ssnat_rule_proto(const struct xt_tgchk_param *par)
 {
+	u16 proto;
+
 	if (par->family == NFPROTO_IPV4) {
 		const struct ipt_entry *e = par->entryinfo;
 
-		return (e->ip.invflags & XT_INV_PROTO) ? 0 : e->ip.proto;
+		if (e->ip.invflags & XT_INV_PROTO)
+			return 0;
+		proto = e->ip.proto;
 	} else {
 		const struct ip6t_entry *e = par->entryinfo;
 
 		if (!(e->ipv6.flags & IP6T_F_PROTO) ||
 		    (e->ipv6.invflags & XT_INV_PROTO))
 			return 0;
-		return e->ipv6.proto;
+		proto = e->ipv6.proto;
 	}
+	return proto <= U8_MAX ? proto : 0;
 }
 
 static int ssnat_tg_check(const struct xt_tgchk_param *par)
