@@ -120,6 +120,9 @@ verdict() {
 	[ ! -f "$out/cleanup" ] || reason="${reason:+$reason; }after the test: $(cat "$out/cleanup")"
 	{
 		[ ! -f "$out/boot-note" ] || cat "$out/boot-note"
+		if [ -f "$out/boot-dmesg" ] && grep -qE "$splat_re" "$out/boot-dmesg"; then
+			echo "note: $name: the boot, before any test, logged: $(grep -m1 -E 'BUG:|WARNING:' "$out/boot-dmesg")"
+		fi
 		if [ -z "$reason" ]; then
 			echo "PASS $name (${secs}s): $(grep -m1 '^PASS' "$out/test.log" | sed 's/^PASS: //')"
 		else
@@ -189,7 +192,7 @@ wait
 pass=0 fail=0
 for name in "${tests[@]}"; do
 	r=$out_root/$name/result
-	if [ -f "$r" ] && head -n 2 "$r" | grep -q '^PASS '; then
+	if [ -f "$r" ] && grep -v "^note: " "$r" | head -n 1 | grep -q "^PASS "; then
 		pass=$((pass + 1))
 	else
 		fail=$((fail + 1))

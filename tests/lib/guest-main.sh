@@ -10,6 +10,9 @@
 # test (tests/run.sh). A kernel without kmemleak gets neither, as each test then has
 # the guest to itself.
 dmesg -n 1 2>/dev/null || true
+# The boot's own kernel log, before any test: tests/run.sh shows reports found there
+# (they precede every test, so they are not any test's failure).
+[ $# -lt 2 ] || dmesg >"$2/boot-dmesg" 2>&1
 KMEMLEAK=/sys/kernel/debug/kmemleak
 mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug 2>/dev/null || true
 leakcheck=0

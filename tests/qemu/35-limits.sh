@@ -37,24 +37,27 @@ in_cg() {
 	sh -c 'echo $$ >'$cg'/ssnat-lim/cgroup.procs && exec "$@"' sh \
 		"${UNPRIV[@]}" unshare --user --map-root-user --net sh -c "$1"
 }
-for i in $(seq 1 1025); do echo "profile add p$i --to-source 192.0.2.$((i % 250 + 1)):$((1000 + i))"; done >"$W/p1025"
-head -n 1024 "$W/p1025" >"$W/p1024"
-tail -n 1 "$W/p1025" >"$W/p1"
+# (files the user reads and writes)
+U=$(mktemp -d)
+chmod 1777 "$U"
+for i in $(seq 1 1025); do echo "profile add p$i --to-source 192.0.2.$((i % 250 + 1)):$((1000 + i))"; done >"$U/p1025"
+head -n 1024 "$U/p1025" >"$U/p1024"
+tail -n 1 "$U/p1025" >"$U/p1"
 
 # 1. The cap: 1,024 profiles in one namespace, the next refused with a clear message;
 # what they hold is charged to the user's cgroup.
 in_cg "
 	b=\$(cat $cg/ssnat-lim/memory.current)
-	$CTL restore $W/p1024 || exit 10
+	$CTL restore $U/p1024 || exit 10
 	a=\$(cat $cg/ssnat-lim/memory.current)
 	echo \"charged \$((a - b))\"
-	$CTL restore $W/p1 >$W/cap.out 2>&1 && exit 11
+	$CTL restore $U/p1 >$U/cap.out 2>&1 && exit 11
 	echo \"cap exit \$?\"
 	[ \$($CTL profile list | wc -l) = 1024 ] || exit 12
-" >"$W/cap.log" 2>&1 || fail "cap run, status $?: $(cat "$W/cap.log" "$W/cap.out" 2>/dev/null)"
-cat "$W/cap.log" "$W/cap.out"
-grep -q "too many profiles in this namespace (module parameter max_profiles)" "$W/cap.out" ||
-	fail "the 1,025th profile's refusal: $(cat "$W/cap.out")"
+" >"$W/cap.log" 2>&1 || fail "cap run, status $?: $(cat "$W/cap.log" "$U/cap.out" 2>/dev/null)"
+cat "$W/cap.log" "$U/cap.out"
+grep -q "too many profiles in this namespace (module parameter max_profiles)" "$U/cap.out" ||
+	fail "the 1,025th profile's refusal: $(cat "$U/cap.out")"
 charged=$(sed -n 's/^charged //p' "$W/cap.log")
 # A profile holds its Arc'd struct, its mapping (SsnatInfo + Mapping) and per-CPU
 # counters: well over 256 bytes each. Unaccounted, the cgroup would see only the
@@ -66,18 +69,18 @@ note "1,024 profiles charged $charged bytes ($((charged / 1024)) per profile) to
 ip netns exec lim $CTL profile add other --to-source 198.51.100.8 || fail "another namespace's profile"
 # Raised at runtime by root, the same user gets further.
 echo 1100 >/sys/module/xt_SSNAT/parameters/max_profiles
-in_cg "$CTL restore $W/p1025 && [ \$($CTL profile list | wc -l) = 1025 ]" || fail "max_profiles=1100 did not allow 1,025"
+in_cg "$CTL restore $U/p1025 && [ \$($CTL profile list | wc -l) = 1025 ]" || fail "max_profiles=1100 did not allow 1,025"
 echo 1024 >/sys/module/xt_SSNAT/parameters/max_profiles
 
 # 2. A tight memory.max stops the user with ENOMEM, not the kernel.
 in_cg "
 	echo \$((\$(cat $cg/ssnat-lim/memory.current) + 96 * 1024)) >$cg/ssnat-lim/memory.max
-	$CTL restore $W/p1024 >$W/oom.out 2>&1
+	$CTL restore $U/p1024 >$U/oom.out 2>&1
 	echo \"restore exit \$? with \$($CTL profile list 2>/dev/null | wc -l) profiles\"
 " >"$W/oom.log" 2>&1
 cat "$W/oom.log"
-tail -n 2 "$W/oom.out"
-grep -q "Cannot allocate memory" "$W/oom.out" || fail "no ENOMEM under memory.max: $(tail -n 3 "$W/oom.out")"
+tail -n 2 "$U/oom.out"
+grep -q "Cannot allocate memory" "$U/oom.out" || fail "no ENOMEM under memory.max: $(tail -n 3 "$U/oom.out")"
 n=$(sed -n 's/.* with \([0-9]*\) profiles/\1/p' "$W/oom.log")
 [ -n "$n" ] && [ "$n" -lt 1024 ] || fail "memory.max did not stop the profiles ($n)"
 grep -q '^max [1-9]' $cg/ssnat-lim/memory.events || fail "memory.events: $(cat $cg/ssnat-lim/memory.events)"
