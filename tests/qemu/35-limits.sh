@@ -72,7 +72,9 @@ echo 1100 >/sys/module/xt_SSNAT/parameters/max_profiles
 in_cg "$CTL restore $U/p1025 && [ \$($CTL profile list | wc -l) = 1025 ]" || fail "max_profiles=1100 did not allow 1,025"
 echo 1024 >/sys/module/xt_SSNAT/parameters/max_profiles
 
-# 2. A tight memory.max stops the user with ENOMEM, not the kernel.
+# 2. A tight memory.max stops the user with ENOMEM, not the kernel. (The limit is set
+# from inside, once the user's processes run: root hands it memory.max for that.)
+chown 65534 $cg/ssnat-lim/memory.max
 in_cg "
 	echo \$((\$(cat $cg/ssnat-lim/memory.current) + 96 * 1024)) >$cg/ssnat-lim/memory.max
 	$CTL restore $U/p1024 >$U/oom.out 2>&1
