@@ -115,7 +115,7 @@ verdict() {
 	splat=$(grep -hE "$splat_re" "$out/dmesg" 2>/dev/null | head -3)
 	[ -z "$splat" ] || reason="${reason:+$reason; }kernel log: $splat"
 	if [ -s "$out/kmemleak" ]; then
-		reason="${reason:+$reason; }kmemleak: $(grep -c '^unreferenced object' "$out/kmemleak") leaks: $(grep -m1 -A12 '^unreferenced object' "$out/kmemleak" | grep -m3 -E '^unref|\[' | tr -s ' \n' ' ')"
+		reason="${reason:+$reason; }kmemleak: $(grep -c '^unreferenced object' "$out/kmemleak") leaks: $(sed -n '1,2p; /backtrace/,+6p' "$out/kmemleak" | head -n 9 | tr -s ' \n' ' ')"
 	fi
 	[ ! -f "$out/cleanup" ] || reason="${reason:+$reason; }after the test: $(cat "$out/cleanup")"
 	{
