@@ -75,21 +75,28 @@ echo 201 >/sys/module/xt_SSNAT/parameters/max_profiles
 in_cg "$CTL restore $U/p201 && [ \$($CTL profile list | wc -l) = 201 ]" || fail "max_profiles=201 did not allow 201"
 echo 200 >/sys/module/xt_SSNAT/parameters/max_profiles
 
-# 2. A tight memory.max stops the user with ENOMEM, not the kernel. (The limit is set
-# from inside, once the user's processes run: root hands it memory.max for that.)
+# 2. A tight memory.max stops the user, not the kernel: its profile allocations fail
+# with ENOMEM (or, if its own process's pages hit the limit first, the cgroup's OOM
+# killer ends that process); either way it gets no more profiles than the limit allows,
+# and everyone else goes on. (The limit is set from inside, once the user's processes
+# run, and lifted again there before counting: root hands it memory.max for that.)
 chown 65534 $cg/ssnat-lim/memory.max
 in_cg "
 	echo \$((\$(cat $cg/ssnat-lim/memory.current) + 32 * 1024)) >$cg/ssnat-lim/memory.max
 	$CTL restore $U/p200 >$U/oom.out 2>&1
-	echo \"restore exit \$? with \$($CTL profile list 2>/dev/null | wc -l) profiles\"
+	rc=\$?
+	echo max >$cg/ssnat-lim/memory.max
+	echo \"restore exit \$rc with \$($CTL profile list 2>/dev/null | wc -l) profiles\"
 " >"$W/oom.log" 2>&1
-cat "$W/oom.log"
+cat "$W/oom.log" $cg/ssnat-lim/memory.events
 tail -n 2 "$U/oom.out"
-grep -q "Cannot allocate memory" "$U/oom.out" || fail "no ENOMEM under memory.max: $(tail -n 3 "$U/oom.out")"
 n=$(sed -n 's/.* with \([0-9]*\) profiles/\1/p' "$W/oom.log")
 [ -n "$n" ] && [ "$n" -lt 200 ] || fail "memory.max did not stop the profiles ($n)"
 grep -q '^max [1-9]' $cg/ssnat-lim/memory.events || fail "memory.events: $(cat $cg/ssnat-lim/memory.events)"
-echo max >$cg/ssnat-lim/memory.max
+grep -q "Cannot allocate memory" "$U/oom.out" || grep -q '^oom_kill [1-9]' $cg/ssnat-lim/memory.events ||
+	fail "under memory.max neither ENOMEM nor the cgroup's OOM killer: $(tail -n 3 "$U/oom.out")"
+ip netns exec lim $CTL profile add after-oom --to-source 198.51.100.9 || fail "root's profile after the user's limit"
+ip netns exec lim $CTL profile del after-oom
 # Rules the user adds in its namespace are charged too (x_tables' own table and
 # SSNAT's per-rule state).
 in_cg "
