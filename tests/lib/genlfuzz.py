@@ -15,7 +15,7 @@ Usage: genlfuzz.py COUNT [--seed N] [--ipt iptables-legacy] [--unpriv K] [--user
                    [--cap N] [--rule-rate P] [--watchdog SECONDS]
    as root, in the namespace to fuzz (32-fuzz-netlink.sh: the initial one): COUNT
    messages as root, with a rule step after a sendmsg with probability P (default
-   0.02): the legacy raw table's OUTPUT replaced whole from here (IPT_SO_SET_REPLACE),
+   0.015): the legacy raw table's OUTPUT replaced whole from here (IPT_SO_SET_REPLACE),
    or one step in six, -A/-D in mangle OUTPUT through one IPT-restore --noflush (and
    ip6tables' likewise); then K messages from an unprivileged user (uid 65534, no
    groups, no capabilities, as setpriv makes it: every request must get EPERM,
@@ -369,7 +369,7 @@ MAPPINGS = []
 def mapping_attrs(r):
     """The attributes of a mapping, from a pool made at the start (fresh ones now and
     then: making one costs more than the rest of a message in the guest)."""
-    if len(MAPPINGS) < 400 or r.random() < 0.05:
+    if len(MAPPINGS) < 150 or r.random() < 0.03:
         MAPPINGS.append(new_mapping(r))
     out = list(MAPPINGS[int(r.random() * len(MAPPINGS))])
     return out
@@ -475,9 +475,9 @@ BODIES = {True: [], False: []}
 
 def rest_of_body(r, mapping):
     """What follows the name: a mapping's attributes (or nothing, or stray ones), now
-    and then mutated; from a pool that keeps growing (5% fresh)."""
+    and then mutated; from a pool that keeps growing (3% fresh)."""
     pool = BODIES[mapping]
-    if len(pool) < 300 or r.random() < 0.05:
+    if len(pool) < 150 or r.random() < 0.03:
         attrs = new_mapping(r) if mapping else []
         r.shuffle(attrs)
         pool.append(mutate_attrs(r, attrs) if r.random() < 0.35 or (not mapping and r.random() < 0.3)
@@ -594,8 +594,7 @@ class Fuzz:
             self.events = Sock()
             self.events.s.setsockopt(G.SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, group)
             self.events.s.setblocking(False)
-        self.n = dict(messages=0, datagrams=0, ok=0, refused=0, with_msg=0, core_no_msg=0, dumps=0, echo=0,
-                      rule_steps=0, rule_ok=0)
+        self.n = dict(messages=0, datagrams=0, ok=0, refused=0, dumps=0, echo=0, rule_steps=0, rule_ok=0)
         self.errs = {}
         self.bad = []
         self.last_raw, self.last_version = None, None
@@ -662,7 +661,7 @@ class Fuzz:
                 elif a[0] == "ack":
                     if a[1] != b[1] or (a[1] and a[2] and not b[2]):
                         ok = False
-                    self.tally(b[1], b[2], a[2])
+                    self.tally(b[1], b[2])
                 elif a[0] == "msg":
                     ok = ok and a[1:] == b[1:]
                     self.n["echo"] += 1
@@ -675,7 +674,8 @@ class Fuzz:
                 why = [y for q, y in seen if q == sq]
                 self.mismatch("seq %d (%s): expected %s, got %s" % (sq, "; ".join(why), self.show(w), self.show(g)), data)
 
-    def tally(self, err, msg, need):
+    def tally(self, err, msg):
+        """Counts refusals by errno, with an extended-ack message or without."""
         if not err:
             return
         k = (errno.errorcode.get(err, str(err)), bool(msg))
@@ -968,7 +968,7 @@ def main():
     a = sys.argv[1:]
     count = int(a.pop(0))
     opt = {"seed": str(int(time.time()) & 0xffff), "ipt": "iptables-legacy", "unpriv": "1000", "userns": "1000",
-           "cap": "", "rule_rate": "0.02", "watchdog": "1200"}
+           "cap": "", "rule_rate": "0.015", "watchdog": "1200"}
     while a:
         k = a.pop(0)
         opt[k[2:].replace("-", "_")] = a.pop(0)

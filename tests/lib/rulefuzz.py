@@ -7,8 +7,10 @@ table and chain SSNAT may be in, and in nat), and nf_tables batches with an nft_
 refused hooks). An independent model of the documented rules (SsnatInfo::validate,
 the table/hook rule, profiles) predicts every verdict; an accepted rule is read back
 (its kernel-private tail must come back zero) and, where a locally sent packet reaches
-it, must rewrite that packet as the blob says. Every disagreement is printed as
-"DISAGREE ..." with the blob in hex.
+it, must rewrite that packet as the blob says. Two probes follow the documented table
+rule where one blob cannot reach: an nft_compat rule in a regular chain of table raw,
+jumped to from raw's forward hook (before and after the rule), must be refused. Every
+disagreement is printed as "DISAGREE ..." with the blob in hex.
 
 Usage: rulefuzz.py COUNT [--seed N] [--nat-netns NAME] [--iface IFACE] [--burst K]
                    [--watchdog SECONDS]
@@ -640,8 +642,8 @@ class Wire:
 
 
 def predicted(info, prof, orig, fam):
-    """Whether the rewritten (addr, port) is what the mapping allows, for a packet from
-    orig; the mapping of a profile rule is the profile's."""
+    """(addr_ok, port_ok): whether a rewritten address, port is what the mapping allows
+    for a packet from orig (the mapping of a profile rule is the profile's)."""
     m = prof["info"] if prof else unpack(info)
     n = 4 if fam == 4 else 16
     addr, port = orig
@@ -766,11 +768,11 @@ class Run:
         chains = (LEGACY_CHAINS if abi == "legacy" else dict(NFT_CHAINS, **NFT_NAT_CHAINS))
         if nat:
             table = "nat"
-        elif r.random() < 0.6:
+        elif r.random() < 0.7:
             table = r.choice(["raw", "filter", "mangle"])   # the chains packets go through
         else:
             table = r.choice([t for t in chains if t != "nat"])
-        if table != "nat" and r.random() < 0.6:
+        if table != "nat" and r.random() < 0.7:
             chain = {"raw": "OUTPUT", "filter": "OUTPUT", "mangle": "POSTROUTING"}.get(table, "OUTPUT")
         else:
             chain = r.choice(sorted(chains[table]))
