@@ -9,7 +9,8 @@ mkdir -p "$SSNAT_CACHE"
 debs=(build-essential flex bison bc libelf-dev libssl-dev cpio kmod dwarves
 	libclang-19-dev qemu-system-x86 iptables libxtables-dev iproute2 tcpdump
 	busybox-static pkg-config valgrind ethtool nftables iputils-ping
-	libnetfilter-queue-dev python3-matplotlib)
+	libnetfilter-queue-dev python3-matplotlib
+	clang-19 lld-19 llvm-19)
 missing=()
 for p in "${debs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
