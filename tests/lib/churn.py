@@ -53,6 +53,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import genl_raw as G  # noqa: E402
 import ssnat_pkt as P  # noqa: E402
 
 MAGIC = b"CHRN"
@@ -360,7 +361,6 @@ def lo_up():
 def netns_child(backend, steps):
     """In a new namespace: profiles, rules, a packet through each rule. Appends
     (step, seconds) to steps; returns a problem or None."""
-    import genl_raw as G
     t = [time.monotonic()]
 
     def step(name):
@@ -450,7 +450,6 @@ def cmd_netns_loop(a):
 
 
 def cmd_flip(a):
-    import genl_raw as G
     import contextlib
     import io
     out = io.StringIO()
