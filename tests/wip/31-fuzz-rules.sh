@@ -4,8 +4,10 @@
 # target in tables made here at allowed and refused hooks. A model of the documented
 # rules predicts each verdict (EINVAL, ENOENT for a missing profile, or accepted); each
 # accepted rule is read back (kernel-private tail zero), and where a local datagram
-# reaches it, rewrites that datagram as its blob says. The module's refusal messages
-# must be rate-limited, and all its rules and profile references gone at the end.
+# reaches it, rewrites that datagram as its blob says. Probes: an nft_compat rule in a
+# regular chain of raw that raw's forward hook jumps to must be refused. The module's
+# refusal messages must be rate-limited, and its rules and profile references all gone
+# at the end.
 # SSNAT_SCALE: check 1,000 blobs, soak 20,000.
 . "$SSNAT_OUT/env.sh"; . "$REPO/tests/lib/guest.sh"
 FUZZ="$PY -S $REPO/tests/lib/rulefuzz.py" # (-S: no site packages: starting is slow in the guest)

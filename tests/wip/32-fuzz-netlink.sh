@@ -1,12 +1,13 @@
 # Fuzzes the SSNAT generic netlink family (tests/lib/genlfuzz.py): random commands,
 # attribute types, lengths, nesting, flags, truncated, lying, oversized and batched
 # messages, interleaved with rules that use the profiles (the raw table replaced whole
-# through IPT_SO_SET_REPLACE, or one $IPT-restore --noflush per step in mangle). A model of the table, the netlink core and the handlers predicts every
-# answer: a refusal changes nothing and carries an extended-ack message (but for the
-# core's own few, counted), a success changes exactly what it says, DEL of a profile in
-# use is EBUSY, and the events group announces every change. Then an unprivileged
-# user: EPERM for everything, reading included, nothing changed; and that user in a
-# user and network namespace of its own: its own profiles only.
+# through IPT_SO_SET_REPLACE, or one $IPT-restore --noflush per step in mangle). A
+# model of the table, the netlink core and the handlers predicts every answer: a
+# refusal changes nothing and carries an extended-ack message (but for the core's own
+# few, counted), a success changes exactly what it says, DEL of a profile in use is
+# EBUSY, and the events group announces every change. Then an unprivileged user: EPERM
+# for everything, reading included, nothing changed; and that user in a user and
+# network namespace of its own: its own profiles only, none of this namespace's.
 # SSNAT_SCALE: check 10,000 messages (6,000 as root), soak 200,000.
 . "$SSNAT_OUT/env.sh"; . "$REPO/tests/lib/guest.sh"
 case ${SSNAT_SCALE:-check} in
