@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Traffic and churn helpers of tests/qemu/33-churn.sh (stdlib only).
+"""Traffic and churn helpers of tests/qemu/33-churn.sh (netns-loop also serves
+tests/qemu/34-lifecycle.sh); stdlib only.
 
 Each datagram carries MAGIC, a flow id and a sequence number, so the receiver can tell
 every flow's packets apart whatever their (translated) source, and count losses and
@@ -42,6 +43,7 @@ slowly), and exits 1 if any failed.
 import argparse
 import ctypes
 import errno
+import fcntl
 import ipaddress
 import json
 import os
@@ -352,7 +354,6 @@ def unshare_net():
 def lo_up():
     s = socket.socket()
     ifr = struct.pack("16sH", b"lo", 0)
-    import fcntl
     flags = struct.unpack_from("16sH", fcntl.ioctl(s, 0x8913, ifr))[1]  # SIOCGIFFLAGS
     fcntl.ioctl(s, 0x8914, struct.pack("16sH", b"lo", flags | 1))  # SIOCSIFFLAGS, IFF_UP
     s.close()

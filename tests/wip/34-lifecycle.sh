@@ -81,7 +81,7 @@ note "phase 3 done at $((SECONDS - t0)) s"
 ip netns add fl
 ip -n fl link set lo up
 rm -f "$W/stop"
-taskset -c 1 $LIFE blast --netns fl --seconds 600 --rate 500 --stop "$W/stop" >"$W/blast" 2>&1 &
+taskset -c 1 $LIFE blast --netns fl --seconds 36000 --rate 500 --stop "$W/stop" >"$W/blast" 2>&1 &
 blast=$!
 taskset -c 0 $LIFE flush --netns fl --ko "$KO" --count $FLUSHES || { touch "$W/stop"; fail "unload after a flush under traffic"; }
 touch "$W/stop"
