@@ -49,11 +49,23 @@ module! {
     authors: ["xt_SSNAT developers"],
     description: "Xtables: stateless source NAT (no conntrack)",
     license: "GPL",
-    alias: ["ipt_SSNAT", "ip6t_SSNAT"],
+    // The targets, as x_tables asks for them, and the generic netlink family
+    // (`genl::FAMILY_NAME`), as genetlink asks for it: `ssnatctl` loads the module.
+    alias: ["ipt_SSNAT", "ip6t_SSNAT", "net-pf-16-proto-16-family-SSNAT"],
 }
 
 /// The `SSNAT` target.
 struct Ssnat;
+
+/// Logs why a rule is refused, rate-limited as netfilter's own checkentry functions do
+/// (`pr_info_ratelimited`): whoever may add rules must not flood the log.
+macro_rules! refuse {
+    ($($arg:tt)*) => {
+        if xtables::log_ratelimit() {
+            pr_info!($($arg)*);
+        }
+    };
+}
 
 /// What a rule keeps: its counters, its mapping (made once, here, rather than from
 /// the info blob for every packet), and with `--profile` the profile it uses instead.
@@ -108,30 +120,24 @@ impl xtables::Target for Ssnat {
         &info.kernel_private
     }
 
-    fn check(info: &SsnatInfo, ctx: &CheckContext<'_>) -> Result<KBox<RuleState>> {
-        // Refusals are logged rate-limited, as netfilter's own checkentry functions do
-        // (`pr_info_ratelimited`): whoever may add rules must not flood the log.
-        macro_rules! refuse {
-            ($($arg:tt)*) => {
-                if xtables::log_ratelimit() {
-                    pr_info!($($arg)*);
-                }
-            };
+    fn check_hooks(table: &CStr, hook_mask: u32) -> Result {
+        match abi::allowed_hooks(table.to_bytes()) {
+            None => {
+                refuse!("SSNAT: {} \"{}\"\n", abi::TABLE_MESSAGE, table);
+                Err(EINVAL)
+            }
+            Some(allowed) if hook_mask & !allowed != 0 => {
+                refuse!("SSNAT: {} \"{}\"\n", abi::HOOK_MESSAGE, table);
+                Err(EINVAL)
+            }
+            Some(_) => Ok(()),
         }
+    }
+
+    fn check(info: &SsnatInfo, ctx: &CheckContext<'_>) -> Result<KBox<RuleState>> {
         if let Err(e) = info.validate(ctx.family, ctx.proto) {
             refuse!("SSNAT: {}\n", e.message());
             return Err(EINVAL);
-        }
-        match abi::allowed_hooks(ctx.table.to_bytes()) {
-            None => {
-                refuse!("SSNAT: {} \"{}\"\n", abi::TABLE_MESSAGE, ctx.table);
-                return Err(EINVAL);
-            }
-            Some(allowed) if ctx.hook_mask & !allowed != 0 => {
-                refuse!("SSNAT: {} \"{}\"\n", abi::HOOK_MESSAGE, ctx.table);
-                return Err(EINVAL);
-            }
-            Some(_) => {}
         }
         let profile = match info.profile_name() {
             Some(name) if info.flags & abi::F_PROFILE != 0 => {

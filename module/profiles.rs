@@ -346,9 +346,12 @@ impl Handler for Control {
                     req.fail(c"profile in use: its rules need its address family", Some(attr::FAMILY));
                     return Err(EBUSY);
                 }
-                // Under the table lock: checkentry sees the family it checks.
-                p.info.replace(new);
+                // Swapped under the table lock (checkentry sees the family it checks);
+                // the old mapping freed after a grace period, waited for without the
+                // lock, which other namespaces' requests and checkentry need meanwhile.
+                let old = p.info.swap(new);
                 drop(table);
+                drop(old);
                 notify(req, cmd::SET, &p);
                 Ok(())
             }

@@ -60,15 +60,38 @@ impl<T> RcuBox<T> {
         unsafe { &*self.ptr.load(Ordering::Acquire) }
     }
 
-    /// Publishes `new`; returns after every reader that could see the old value is
-    /// done, and frees it. Sleeps: process context only.
-    pub fn replace(&self, new: KBox<T>) {
+    /// Publishes `new` and hands back the old value, which readers may still be
+    /// using: dropping the [`Retired`] waits for them. Does not sleep, so it can be
+    /// called under a lock that the wait must not hold up.
+    pub fn swap(&self, new: KBox<T>) -> Retired<T> {
         let old = self.ptr.swap(KBox::into_raw(new), Ordering::AcqRel);
+        // INVARIANT: `old` came from `KBox::into_raw` (type invariant of `RcuBox`) and
+        // is no longer reachable by new readers; only the `RcuBox` owned it.
+        Retired { ptr: old, _owns: PhantomData }
+    }
+}
+
+/// A value swapped out of an [`RcuBox`], which readers that loaded it before the swap
+/// may still use. Dropping it waits for a grace period (sleeps: process context only),
+/// then frees it.
+///
+/// # Invariants
+///
+/// `ptr` comes from `KBox::into_raw`, is owned by the `Retired` and is no longer
+/// reachable from its `RcuBox`.
+#[must_use = "dropping it waits for a grace period: drop it where sleeping is fine"]
+pub struct Retired<T> {
+    ptr: *mut T,
+    _owns: PhantomData<KBox<T>>,
+}
+
+impl<T> Drop for Retired<T> {
+    fn drop(&mut self) {
         rcu::synchronize_rcu();
-        // SAFETY: `old` came from `KBox::into_raw` (type invariant), is no longer
-        // reachable by new readers, and the grace period above ended every reader
-        // that loaded it; we are its only owner.
-        drop(unsafe { KBox::from_raw(old) });
+        // SAFETY: `ptr` came from `KBox::into_raw` and we own it (type invariant); no
+        // new reader can find it, and the grace period above ended every reader that
+        // loaded it before the swap.
+        drop(unsafe { KBox::from_raw(self.ptr) });
     }
 }
 

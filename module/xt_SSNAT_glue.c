@@ -39,6 +39,7 @@ MODULE_VERSION(SSNAT_VERSION);
 #define SSNAT_PROC_NAME "xt_SSNAT"
 
 static ssnat_check_fn ssnat_check_cb;
+static ssnat_check_hooks_fn ssnat_check_hooks_cb;
 static ssnat_destroy_fn ssnat_destroy_cb;
 static const char *const *ssnat_counter_names;
 static unsigned int ssnat_ncounters;
@@ -277,6 +278,17 @@ static int ssnat_tg_check(const struct xt_tgchk_param *par)
 			      par->nft_compat);
 }
 
+/*
+ * The table and the hooks the rule is reached from. x_tables asks before checkentry
+ * (with every hook that reaches the rule); nft_compat asks again for each base chain
+ * that reaches it, rule in a regular chain included (checkentry saw a hook mask of 0
+ * there): a jump from another chain cannot bypass the check.
+ */
+static int ssnat_tg_check_hooks(const struct xt_tgchk_param *par)
+{
+	return ssnat_check_hooks_cb(par->table, par->hook_mask);
+}
+
 static void ssnat_tg_destroy(const struct xt_tgdtor_param *par)
 {
 	ssnat_destroy_cb(par->targinfo, par->family);
@@ -287,6 +299,7 @@ static struct xt_target ssnat_tg_reg[] __read_mostly = {
 		.family		= NFPROTO_IPV4,
 		.target		= ssnat_tg,
 		.checkentry	= ssnat_tg_check,
+		.check_hooks	= ssnat_tg_check_hooks,
 		.destroy	= ssnat_tg_destroy,
 		.me		= THIS_MODULE,
 	},
@@ -294,6 +307,7 @@ static struct xt_target ssnat_tg_reg[] __read_mostly = {
 		.family		= NFPROTO_IPV6,
 		.target		= ssnat_tg,
 		.checkentry	= ssnat_tg_check,
+		.check_hooks	= ssnat_tg_check_hooks,
 		.destroy	= ssnat_tg_destroy,
 		.me		= THIS_MODULE,
 	},
@@ -307,7 +321,8 @@ static struct xt_target ssnat_tg_reg[] __read_mostly = {
  */
 int ssnat_glue_register(const char *name, u8 revision, unsigned int targetsize,
 			unsigned int usersize,
-			ssnat_check_fn check, ssnat_destroy_fn destroy,
+			ssnat_check_fn check, ssnat_check_hooks_fn check_hooks,
+			ssnat_destroy_fn destroy,
 			const char *const *counter_names,
 			unsigned int ncounters)
 {
@@ -322,6 +337,7 @@ int ssnat_glue_register(const char *name, u8 revision, unsigned int targetsize,
 		return -EINVAL;
 
 	ssnat_check_cb = check;
+	ssnat_check_hooks_cb = check_hooks;
 	ssnat_destroy_cb = destroy;
 	ssnat_counter_names = counter_names;
 	ssnat_ncounters = ncounters;

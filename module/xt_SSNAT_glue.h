@@ -25,11 +25,13 @@ typedef int (*ssnat_check_fn)(void *info, const struct net *net, u8 family,
 			      const char *table, unsigned int hook_mask,
 			      u8 proto, bool nft_compat);
 typedef void (*ssnat_destroy_fn)(void *info, u8 family);
+typedef int (*ssnat_check_hooks_fn)(const char *table, unsigned int hook_mask);
 
 /* Registration of the IPv4 and IPv6 targets; names of the per-rule counters. */
 int ssnat_glue_register(const char *name, u8 revision, unsigned int targetsize,
 			unsigned int usersize,
-			ssnat_check_fn check, ssnat_destroy_fn destroy,
+			ssnat_check_fn check, ssnat_check_hooks_fn check_hooks,
+			ssnat_destroy_fn destroy,
 			const char *const *counter_names,
 			unsigned int ncounters);
 void ssnat_glue_unregister(void);

@@ -92,6 +92,12 @@ pub trait Target: 'static {
     /// The same slot, to read.
     fn private(info: &Self::Info) -> &u64;
 
+    /// Accepts or refuses the table and the hooks (`1 << NF_INET_*`) a rule is reached
+    /// from. xtables asks before [`Target::check`]; with nft_compat, also for each
+    /// base chain that reaches the rule, through jumps (the rule may sit in a regular
+    /// chain, where `check` saw a hook mask of 0).
+    fn check_hooks(table: &CStr, hook_mask: u32) -> Result;
+
     /// checkentry: accepts or refuses a rule, and sets up its private state.
     fn check(info: &Self::Info, ctx: &CheckContext<'_>) -> Result<KBox<Self::Private>>;
 
@@ -149,6 +155,7 @@ macro_rules! target_entry {
     };
 }
 type CheckFn = unsafe extern "C" fn(*mut c_void, *const Net, u8, *const c_char, c_uint, u8, bool) -> c_int;
+type CheckHooksFn = unsafe extern "C" fn(*const c_char, c_uint) -> c_int;
 type DestroyFn = unsafe extern "C" fn(*mut c_void, u8);
 
 extern "C" {
@@ -158,6 +165,7 @@ extern "C" {
         targetsize: c_uint,
         usersize: c_uint,
         check: CheckFn,
+        check_hooks: CheckHooksFn,
         destroy: DestroyFn,
         counter_names: *const *const c_char,
         ncounters: c_uint,
@@ -249,6 +257,7 @@ impl<T: Target> Registration<T> {
                 size,
                 user,
                 check_callback::<T>,
+                check_hooks_callback::<T>,
                 destroy_callback::<T>,
                 names.as_ptr(),
                 ncounters,
@@ -337,6 +346,19 @@ unsafe extern "C" fn check_callback<T: Target>(
             *T::private_slot(info) = KBox::into_raw(private) as usize as u64;
             0
         }
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// # Safety
+///
+/// Called by xtables (x_tables' `xt_check_target`, nft_compat's validation) with
+/// `table` a NUL-terminated string valid for the call.
+unsafe extern "C" fn check_hooks_callback<T: Target>(table: *const c_char, hook_mask: c_uint) -> c_int {
+    // SAFETY: `table` is a valid NUL-terminated string for the duration of the call.
+    let table = unsafe { CStr::from_char_ptr(table) };
+    match T::check_hooks(table, hook_mask) {
+        Ok(()) => 0,
         Err(e) => e.to_errno(),
     }
 }

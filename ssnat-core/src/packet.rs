@@ -515,17 +515,17 @@ fn parse_l3(family: Family, head: &[u8], pkt_len: usize) -> Result<L3, Skip> {
                 let len = match nh {
                     proto::HOPOPTS if off != 40 => return Err(Skip::Malformed),
                     proto::HOPOPTS | proto::ROUTING | proto::DSTOPTS => {
-                        (usize::from(*head.get(off + 1).ok_or(Skip::HeaderChain)?) + 1) * 8
+                        (usize::from(*head.get(off + 1).ok_or_else(|| ext_missing(off + 2, end))?) + 1) * 8
                     }
                     proto::FRAGMENT => {
-                        let frag = be16(head, off + 2).ok_or(Skip::HeaderChain)?;
+                        let frag = be16(head, off + 2).ok_or_else(|| ext_missing(off + 4, end))?;
                         fragmented = true;
                         first = frag & 0xfff8 == 0;
                         8
                     }
                     _ => break,
                 };
-                nh = *head.get(off).ok_or(Skip::HeaderChain)?;
+                nh = *head.get(off).ok_or_else(|| ext_missing(off + 1, end))?;
                 off += len;
                 n += 1;
                 if off > end {
@@ -537,6 +537,19 @@ fn parse_l3(family: Family, head: &[u8], pkt_len: usize) -> Result<L3, Skip> {
             }
             Ok(L3 { family, l4_off: off, end, proto: nh, first, fragmented })
         }
+    }
+}
+
+/// Why an IPv6 extension header's bytes up to `want` cannot be read: they lie past
+/// the packet's end (malformed: the chain announces a header that is not there, as
+/// one whose length runs past the end), or past the bytes the plan sees
+/// ([`MAX_PLAN_LEN`]).
+#[inline]
+fn ext_missing(want: usize, end: usize) -> Skip {
+    if want > end {
+        Skip::Malformed
+    } else {
+        Skip::HeaderChain
     }
 }
 

@@ -71,9 +71,11 @@ fi
 r=$tmp/r2
 if mk install DESTDIR="$r" PREFIX=/usr DEPMOD=1 >"$tmp/log" 2>&1 &&
 	[ -x "$r/usr/sbin/ssnatctl" ] && grep -q 'updates/xt_SSNAT.ko:' "$r/lib/modules/$rel/modules.dep" &&
-	grep -q 'alias ipt_SSNAT xt_SSNAT' "$r/lib/modules/$rel/modules.alias"; then
+	grep -q 'alias ipt_SSNAT xt_SSNAT' "$r/lib/modules/$rel/modules.alias" &&
+	grep -q "alias net-pf-16-proto-16-family-$(sed -n 's/^pub const FAMILY_NAME: &str = "\(.*\)";/\1/p' "$ssnat_repo/ssnat-core/src/genl.rs") xt_SSNAT" \
+		"$r/lib/modules/$rel/modules.alias"; then
 	if mk uninstall DESTDIR="$r" PREFIX=/usr >"$tmp/log" 2>&1 && [ -z "$(find "$r" -type f)" ]; then
-		result PASS "depmod: PREFIX=/usr DEPMOD=1: modules.dep and the ipt_SSNAT alias made, all removed by uninstall"
+		result PASS "depmod: PREFIX=/usr DEPMOD=1: modules.dep and the ipt_SSNAT and generic netlink family aliases made, all removed by uninstall"
 	else
 		result FAIL "depmod: uninstall left $(find "$r" -type f | head -5 | tr '\n' ' ')"
 	fi

@@ -377,6 +377,19 @@ fn ipv6_extension_headers_and_fragments() {
     let plen = (r.len() - 40) as u16;
     r[4..6].copy_from_slice(&plen.to_be_bytes());
     assert_eq!(rewrite(&mut r, &map), Err(Skip::HeaderChain));
+    // A chain that announces a header the packet does not hold (cut in the middle of
+    // it, or before it) is malformed, as one whose length runs past the end.
+    for (nh, keep) in [(proto::DSTOPTS, 0), (proto::DSTOPTS, 1), (proto::FRAGMENT, 3)] {
+        let mut t = b.pkt[..40].to_vec();
+        t[6] = nh;
+        t.extend_from_slice(&[proto::UDP, 0, 0, 0][..keep]);
+        let plen = (t.len() - 40) as u16;
+        t[4..6].copy_from_slice(&plen.to_be_bytes());
+        assert_eq!(rewrite(&mut t, &map), Err(Skip::Malformed), "next header {nh}, {keep} bytes of it");
+        // The same with a zero payload length (the skb's length rules).
+        t[4..6].copy_from_slice(&[0, 0]);
+        assert_eq!(rewrite(&mut t, &map), Err(Skip::Malformed), "next header {nh}, {keep} bytes, plen 0");
+    }
 }
 
 #[test]
