@@ -8,6 +8,7 @@
 #   make soak      the long versions: every QEMU test on the debug kernel, at soak scale
 #   make bench     instructions per packet: the packet path (callgrind), then the whole
 #                  forwarding path in a guest under QEMU -icount (make bench-guest)
+#   make trace     one datagram through the target, single-stepped: instructions per function
 #   make           the module and the userspace parts (kernel built and cached first)
 #   make install   module, extension, ssnatctl, man pages, completions (DESTDIR, PREFIX,
 #                  KDIR; KO=path installs a module built elsewhere); make uninstall
@@ -31,7 +32,7 @@ KO ?=
 EXT ?=
 KVER ?= $(shell bash -c '. scripts/env.sh; echo $$DEBIAN_KVER_DEFAULT')
 
-.PHONY: all setup kernel kernel-debug module module-debug userspace install uninstall debian demo check soak test-host test-qemu test-debug test-debian bench bench-guest clean
+.PHONY: all setup kernel kernel-debug module module-debug userspace install uninstall debian demo check soak test-host test-qemu test-debug test-debian bench bench-guest trace clean
 
 all: module userspace
 
@@ -112,6 +113,12 @@ bench: setup module userspace
 
 bench-guest: module userspace
 	@scripts/bench-guest.sh
+
+# One datagram through the SSNAT target, single-stepped in a guest: instructions per
+# function (bench/results/trace-latest.md). Options after TRACE=, e.g.
+# make trace TRACE="--to-source 198.51.100.0-198.51.100.9".
+trace: module userspace
+	@bench/trace.sh $(TRACE)
 
 clean:
 	-$(MAKE) -s -C $(KDIR) M=$(CURDIR) clean 2>/dev/null

@@ -8,7 +8,8 @@
 # or debug: the debug kernel of kernel/ssnat-debug.config and the module built for it,
 # several tests per boot, each followed by unloading the module and a kmemleak scan),
 # SSNAT_PER_BOOT (tests per boot; debug default: all of them over $SSNAT_QEMU_JOBS
-# guests), SSNAT_SCALE (check or soak: passed to the tests), KDIR (kernel build tree),
+# guests), SSNAT_SCALE (check or soak: passed to the tests), SSNAT_FUZZ_SEED (the
+# fuzzers' seed, to repeat a run), KDIR (kernel build tree),
 # SSNAT_KO (the module), SSNAT_TEST_OUT (results; default tests/out, or tests/out-debug).
 # A test with a line "# kernel: debug" runs only on the debug kernel, "# kernel:
 # release" only on the release one.
@@ -87,6 +88,8 @@ prepare() {
 		SSNAT_FLAVOR=$flavor
 		SSNAT_KO=$ko
 	ENV
+	# (a fuzzer's seed, to repeat a run)
+	[ -z "${SSNAT_FUZZ_SEED:-}" ] || echo "SSNAT_FUZZ_SEED=$SSNAT_FUZZ_SEED" >>"$out/env.sh"
 	# The userspace binaries, where the guest sees them (its /var is an overlay that
 	# hides the host's cargo build directory in the cache).
 	mkdir -p "$out/bin"
