@@ -207,12 +207,15 @@ fn req_name(req: &mut Request<'_>) -> Result<Name> {
         req.fail_missing(c"missing profile name", attr::NAME);
         return Err(EINVAL);
     };
-    // The policy checked the NUL and the length.
-    let s = raw.split(|&c| c == 0).next().unwrap_or(&[]);
-    if !genl::valid_profile_name(s) {
-        req.fail(abi::InfoError::BadProfileName.c_message(), Some(attr::NAME));
-        return Err(EINVAL);
-    }
+    // The policy checked the length and that a NUL is there; it must be the last byte
+    // (`ab\0cd` is not the name `ab`).
+    let s = match raw.split_last() {
+        Some((0, s)) if !s.contains(&0) && genl::valid_profile_name(s) => s,
+        _ => {
+            req.fail(abi::InfoError::BadProfileName.c_message(), Some(attr::NAME));
+            return Err(EINVAL);
+        }
+    };
     name[..s.len()].copy_from_slice(s);
     Ok(name)
 }
@@ -234,6 +237,16 @@ fn req_mapping(req: &mut Request<'_>) -> Result<SsnatInfo> {
     }
     info.family = family;
     info.flags = u16::from_ne_bytes(flags);
+    // What the flags say is mapped must be there: a missing address or port is not
+    // taken as zeros.
+    if info.flags & abi::F_MAP_ADDR != 0 && req.attr(attr::MIN_ADDR).is_none() {
+        req.fail_missing(c"an address mapping needs its (first) address", attr::MIN_ADDR);
+        return Err(EINVAL);
+    }
+    if info.flags & abi::F_MAP_PORT != 0 && req.attr(attr::MIN_PORT).is_none() {
+        req.fail_missing(c"a port mapping needs its (first) port", attr::MIN_PORT);
+        return Err(EINVAL);
+    }
     let alen = if family == abi::NFPROTO_IPV6 { 16 } else { 4 };
     for (id, dst) in [(attr::MIN_ADDR, &mut info.min_addr), (attr::MAX_ADDR, &mut info.max_addr)] {
         if let Some(a) = req.attr(id) {

@@ -46,14 +46,15 @@ for stage in "$@"; do
 		SSNAT_FLAVOR=release SSNAT_SUMMARY=$summary tests/run.sh || status=1
 		;;
 	debug)
-		# The tests marked "# kernel: debug" (the reliability tests) and one rewrite test
-		# (rules, packets, counters, unload); the rest runs there in `make soak` (under
-		# TCG the debug kernel is 8 to 16 times slower).
+		# The tests marked "# kernel: debug" (35-limits), one rewrite test (rules,
+		# packets, counters, unload) and the packet fuzzer at its quick scale (5,000
+		# packets); the rest runs there in `make soak` (under TCG the debug kernel is 4
+		# to 16 times slower).
 		tests=$(cd tests/qemu && grep -l '^# kernel: debug' ./*.sh | sed 's|^\./||; s|\.sh$||' | tr '\n' ' ')
-		tests="${SSNAT_DEBUG_TESTS:-04-udp-rewrite-legacy $tests}"
+		tests="${SSNAT_DEBUG_TESTS:-04-udp-rewrite-legacy 30-fuzz-packets $tests}"
 		echo "== QEMU tests on the debug kernel (KASAN, UBSAN, lockdep, kmemleak; several per boot)"
 		# shellcheck disable=SC2086
-		SSNAT_FLAVOR=debug SSNAT_SUMMARY=$summary tests/run.sh $tests || status=1
+		SSNAT_FLAVOR=debug SSNAT_SCALE=${SSNAT_SCALE:-quick} SSNAT_SUMMARY=$summary tests/run.sh $tests || status=1
 		;;
 	soak)
 		echo "== make soak: every QEMU test on the debug kernel, at soak scale"

@@ -8,7 +8,7 @@
 # or debug: the debug kernel of kernel/ssnat-debug.config and the module built for it,
 # several tests per boot, each followed by unloading the module and a kmemleak scan),
 # SSNAT_PER_BOOT (tests per boot; debug default: all of them over $SSNAT_QEMU_JOBS
-# guests), SSNAT_SCALE (check or soak: passed to the tests), SSNAT_FUZZ_SEED (the
+# guests), SSNAT_SCALE (check, soak or quick: passed to the tests), SSNAT_FUZZ_SEED (the
 # fuzzers' seed, to repeat a run), KDIR (kernel build tree),
 # SSNAT_KO (the module), SSNAT_TEST_OUT (results; default tests/out, or tests/out-debug).
 # A test with a line "# kernel: debug" runs only on the debug kernel, "# kernel:

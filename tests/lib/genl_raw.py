@@ -108,11 +108,16 @@ CASES = [
     ("name without NUL", [NEW] + replace(ok_mapping(), NAME, b"x"), "EINVAL", None, None),
     ("name of 40 bytes", [NEW] + replace(ok_mapping(), NAME, b"a" * 40 + b"\0"), "EINVAL", None, None),
     ("name with a space", [NEW] + replace(ok_mapping(), NAME, b"a b\0"), "EINVAL", "bad profile name", None),
+    ("name with a NUL inside", [NEW] + replace(ok_mapping(), NAME, b"ab\0cd\0"), "EINVAL", "bad profile name", None),
     ("family as u16", [NEW] + replace(ok_mapping(), FAMILY, b"\x02\x00"), "EINVAL", None, None),
     ("family 7", [NEW] + replace(ok_mapping(), FAMILY, b"\x07"), "EINVAL", "family", None),
     ("no family", [NEW] + [a for a in ok_mapping() if struct.unpack_from("=H", a, 2)[0] != FAMILY],
      "EINVAL", "address family", FAMILY),
     ("no name", [NEW] + ok_mapping()[1:], "EINVAL", "missing profile name", NAME),
+    ("address flag, no address", [NEW] + [a for a in ok_mapping() if struct.unpack_from("=H", a, 2)[0] not in
+                                          (MIN_ADDR, MAX_ADDR)], "EINVAL", "needs its (first) address", MIN_ADDR),
+    ("port flag, no port", [NEW] + [a for a in ok_mapping() if struct.unpack_from("=H", a, 2)[0] not in
+                                    (MIN_PORT, MAX_PORT)], "EINVAL", "needs its (first) port", MIN_PORT),
     ("address of 5 bytes", [NEW] + replace(ok_mapping(), MIN_ADDR, b"\1\2\3\4\5"), "EINVAL",
      "address length", None),
     ("address of 17 bytes", [NEW] + replace(ok_mapping(), MIN_ADDR, b"\1" * 17), "ERANGE", None, None),

@@ -34,10 +34,10 @@ How a packet reaches a rule: each mapping form has destination subnets of its ow
 path); a packet's destination address is unique, so what the receiver gets is matched
 to what was sent by it (fragments of a datagram share it; then by content).
 
-Where the model departs from packet.rs: an IPv6 extension header past the end of the
-packet is malformed, as one whose length runs past the payload is; packet.rs counts it
-as header-chain, which its documentation keeps for chains longer than MAX_PLAN_LEN
-bytes or of more than 8 headers. The run names such packets (CUT_CHAIN) by rule.
+An IPv6 extension header past the end of the packet is malformed, as one whose length
+runs past the payload is (header-chain is for chains longer than MAX_PLAN_LEN bytes or
+of more than 8 headers). The run names such packets (CUT_CHAIN) by rule, should a
+counter disagree.
 
   pktfuzz.py run --seed N --count N --rtr-mac MAC --profile NAME:FAM:PATH:SPEC[,SEED]...
                  [--backends legacy,nft] [--out DIR]
@@ -257,8 +257,7 @@ def model(p, m):
                 return MALF
             # A header that does not fit in the payload is malformed, as one whose
             # length runs past it (off > end below); header-chain is for what lies past
-            # the first MAX_PLAN_LEN bytes. (packet.rs says header-chain whenever the
-            # bytes are not in what it reads, the packet's end too: reported.)
+            # the first MAX_PLAN_LEN bytes.
             if nh == 0 or nh == 43 or nh == 60:
                 if off + 2 > end and off + 2 > hl:
                     CUT_CHAIN.append(p)
@@ -1465,9 +1464,8 @@ def check_counters(run, backend, counting, proc):
                         msgs.append("\n      the shortest packets the model says %s: %s" % (
                             k, samples(run, rule.id, k)))
                 if run.cut.get(rule.id):
-                    msgs.append("\n      of those malformed, %d have an extension header past their end, which "
-                                "packet.rs counts as header-chain (documented: longer than MAX_PLAN_LEN or more "
-                                "than 8), e.g. %s" % (run.cut[rule.id], samples(run, rule.id, "cut chain")))
+                    msgs.append("\n      of those malformed, %d have an extension header past their end, "
+                                "e.g. %s" % (run.cut[rule.id], samples(run, rule.id, "cut chain")))
             if msgs:
                 bad += 1
                 run.fail("%s: rule %d (%s %s %s: %s%s): %s" % (
@@ -1684,7 +1682,7 @@ def _selftest_cases(P):
     cut4[2:4], cut4[10:12] = b"\0\x1b", b"\0\0"  # a UDP header cut short, the length saying so
     cut6 = bytearray(u6[:47])
     cut6[4:6] = b"\0\x07"
-    # Destination options announced, none there: malformed (packet.rs: header-chain).
+    # Destination options announced, none there: malformed.
     nodst = bytearray(u6[:40])
     nodst[4:7] = b"\0\0\x3c"
     return [(nodst, fx6, MALF), (u4, fx, "rw"), (cut4, fx, TRUNC), (u4[:27], fx, MALF), (lie, fx, MALF),
