@@ -185,8 +185,11 @@ class Model:
     def name(self, tb):
         if NAME not in tb:
             raise Fail(E.EINVAL, why="no name")
-        s = tb[NAME].split(b"\0")[0]
-        if RF.name_of(s.ljust(32, b"\0")[:32]) is None or len(s) > 31:
+        raw = tb[NAME]
+        s = raw[:-1]
+        # (the policy saw a NUL; it must be the last byte and the only one: b"ab\0cd\0"
+        # is no name)
+        if raw[-1:] != b"\0" or b"\0" in s or RF.name_of(s.ljust(32, b"\0")[:32]) is None or len(s) > 31:
             raise Fail(E.EINVAL, why="bad name")
         return s
 
@@ -199,6 +202,10 @@ class Model:
         fam, flags = tb[FAMILY][0], u16(tb[FLAGS])
         if fam not in (RF.NFPROTO_IPV4, RF.NFPROTO_IPV6):
             raise Fail(E.EINVAL, why="family %d" % fam)
+        if flags & RF.F_MAP_ADDR and MIN_ADDR not in tb:
+            raise Fail(E.EINVAL, why="address mapping without MIN_ADDR")
+        if flags & RF.F_MAP_PORT and MIN_PORT not in tb:
+            raise Fail(E.EINVAL, why="port mapping without MIN_PORT")
         n = 16 if fam == RF.NFPROTO_IPV6 else 4
         addr = {}
         for t in (MIN_ADDR, MAX_ADDR):
