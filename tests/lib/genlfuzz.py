@@ -893,7 +893,8 @@ class Rules:
                 if res.returncode:
                     fz.mismatch("removing the rules: %s" % res.stderr.decode().strip()[:200])
             for n in self.raw[fam] + self.mangle[fam]:
-                fz.model.table[n].rules -= 1
+                if n in fz.model.table:  # (gone only after a mismatch, already reported)
+                    fz.model.table[n].rules -= 1
             self.raw[fam], self.mangle[fam] = [], []
             fz.model.version += 1
         self.settle(fz)
