@@ -44,40 +44,41 @@ KMEM="awk '\$1 == \"slab\" || \$1 == \"percpu\" { s += \$2 } END { print s }' $c
 # (files the user reads and writes)
 U=$(mktemp -d)
 chmod 1777 "$U"
-# The cap, lowered to 200 for the test (the debug kernel is slow, and each NEW scans
+# The cap, lowered to N=100 for the test (the debug kernel is slow, and each NEW scans
 # the table), as root may at runtime; the default is restored at the end.
-echo 200 >/sys/module/xt_SSNAT/parameters/max_profiles
-for i in $(seq 1 201); do echo "profile add p$i --to-source 192.0.2.$((i % 250 + 1)):$((1000 + i))"; done >"$U/p201"
-head -n 200 "$U/p201" >"$U/p200"
-tail -n 1 "$U/p201" >"$U/p1"
+N=100
+echo $N >/sys/module/xt_SSNAT/parameters/max_profiles
+for i in $(seq 1 $((N + 1))); do echo "profile add p$i --to-source 192.0.2.$((i % 250 + 1)):$((1000 + i))"; done >"$U/pN1"
+head -n $N "$U/pN1" >"$U/pN"
+tail -n 1 "$U/pN1" >"$U/p1"
 
-# 1. The cap: 200 profiles in one namespace, the next refused with a clear message;
+# 1. The cap: N profiles in one namespace, the next refused with a clear message;
 # what they hold is charged to the user's cgroup.
 in_cg "
 	b=\$($KMEM)
-	$CTL restore $U/p200 || exit 10
+	$CTL restore $U/pN || exit 10
 	a=\$($KMEM)
 	echo \"charged \$((a - b))\"
 	$CTL restore $U/p1 >$U/cap.out 2>&1 && exit 11
 	echo \"cap exit \$?\"
-	[ \$($CTL profile list | wc -l) = 200 ] || exit 12
+	[ \$($CTL profile list | wc -l) = $N ] || exit 12
 " >"$W/cap.log" 2>&1 || fail "cap run, status $?: $(cat "$W/cap.log" "$U/cap.out" 2>/dev/null)"
 cat "$W/cap.log" "$U/cap.out"
 grep -q "too many profiles in this namespace (module parameter max_profiles)" "$U/cap.out" ||
-	fail "the 201st profile's refusal: $(cat "$U/cap.out")"
+	fail "the profile over the cap's refusal: $(cat "$U/cap.out")"
 charged=$(sed -n 's/^charged //p' "$W/cap.log")
 # A profile holds its Arc'd struct, its mapping (SsnatInfo + Mapping) and per-CPU
 # counters: well over 256 bytes each. Unaccounted, the cgroup would see only the
 # netlink buffers of one process.
-[ "$charged" -ge $((200 * 256)) ] || fail "200 profiles charged only $charged bytes to the creator's cgroup"
-note "200 profiles charged $charged bytes ($((charged / 200)) per profile) to the creator's cgroup"
+[ "$charged" -ge $((N * 256)) ] || fail "$N profiles charged only $charged bytes to the creator's cgroup"
+note "$N profiles charged $charged bytes ($((charged / N)) per profile) to the creator's cgroup"
 
 # The cap is per namespace: root's namespace (and others) are not affected.
 ip netns exec lim $CTL profile add other --to-source 198.51.100.8 || fail "another namespace's profile"
 # Raised at runtime by root, the same user gets further.
-echo 201 >/sys/module/xt_SSNAT/parameters/max_profiles
-in_cg "$CTL restore $U/p201 && [ \$($CTL profile list | wc -l) = 201 ]" || fail "max_profiles=201 did not allow 201"
-echo 200 >/sys/module/xt_SSNAT/parameters/max_profiles
+echo $((N + 1)) >/sys/module/xt_SSNAT/parameters/max_profiles
+in_cg "$CTL restore $U/pN1 && [ \$($CTL profile list | wc -l) = $((N + 1)) ]" || fail "max_profiles=$((N + 1)) did not allow $((N + 1))"
+echo $N >/sys/module/xt_SSNAT/parameters/max_profiles
 
 # 2. A tight memory.max stops the user, not the kernel: its profile allocations fail
 # with ENOMEM, or the cgroup's OOM killer ends its process, or (as seen on the debug
@@ -88,7 +89,7 @@ echo 200 >/sys/module/xt_SSNAT/parameters/max_profiles
 chown 65534 $cg/ssnat-lim/memory.max
 in_cg "
 	echo \$((\$(cat $cg/ssnat-lim/memory.current) + 32 * 1024)) >$cg/ssnat-lim/memory.max
-	timeout 120 $CTL restore $U/p200 >$U/oom.out 2>&1
+	timeout 120 $CTL restore $U/pN >$U/oom.out 2>&1
 	rc=\$?
 	echo max >$cg/ssnat-lim/memory.max
 	echo \"restore exit \$rc with \$($CTL profile list 2>/dev/null | wc -l) profiles\"
@@ -98,7 +99,7 @@ tail -n 2 "$U/oom.out"
 n=$(sed -n 's/.* with \([0-9]*\) profiles/\1/p' "$W/oom.log")
 stalled=no
 grep -q "restore exit 124 " "$W/oom.log" && stalled=yes
-[ -n "$n" ] && [ "$n" -lt 200 ] || fail "memory.max did not stop the profiles ($n)"
+[ -n "$n" ] && [ "$n" -lt $N ] || fail "memory.max did not stop the profiles ($n)"
 grep -q '^max [1-9]' $cg/ssnat-lim/memory.events || fail "memory.events: $(cat $cg/ssnat-lim/memory.events)"
 grep -q "Cannot allocate memory" "$U/oom.out" || grep -q '^oom_kill [1-9]' $cg/ssnat-lim/memory.events ||
 	[ $stalled = yes ] || fail "under memory.max neither ENOMEM, the cgroup's OOM killer nor a stall: $(tail -n 3 "$U/oom.out")"
@@ -110,7 +111,7 @@ ip netns exec lim $CTL profile del after-oom
 in_cg "
 	$CTL profile add r --to-source 192.0.2.1:1000 || exit 20
 	b=\$($KMEM)
-	for i in \$(seq 200); do echo \"-A OUTPUT -p udp --dport \$((2000 + i)) -j SSNAT --profile r\"; done |
+	for i in \$(seq $N); do echo \"-A OUTPUT -p udp --dport \$((2000 + i)) -j SSNAT --profile r\"; done |
 		{ echo '*raw'; cat; echo COMMIT; } | iptables-legacy-restore || exit 21
 	a=\$($KMEM)
 	echo \"rules charged \$((a - b))\"
@@ -123,4 +124,4 @@ ip netns exec lim $CTL profile del secret
 ip netns exec lim $CTL profile del other
 ip netns del lim
 rmmod xt_SSNAT || fail rmmod
-echo "PASS: max_profiles caps each namespace (201st refused at 200, ENOSPC with a message); $charged bytes for 200 profiles charged to the creator's cgroup; memory.max stops it after $n; dumps, GET and /proc/net/xt_SSNAT need CAP_NET_ADMIN; sysfs shows nothing per namespace"
+echo "PASS: max_profiles caps each namespace (the next refused at $N, ENOSPC with a message); $charged bytes for $N profiles charged to the creator's cgroup; memory.max stops it after $n; dumps, GET and /proc/net/xt_SSNAT need CAP_NET_ADMIN; sysfs shows nothing per namespace"
