@@ -107,16 +107,20 @@ grep -q "Cannot allocate memory" "$U/oom.out" || grep -q '^oom_kill [1-9]' $cg/s
 ip netns exec lim $CTL profile add after-oom --to-source 198.51.100.9 || fail "root's profile after the user's limit"
 ip netns exec lim $CTL profile del after-oom
 # Rules the user adds in its namespace are charged too (x_tables' own table and
-# SSNAT's per-rule state).
+# SSNAT's per-rule state). (The user may not open root's /run/xtables.lock: a lock
+# file of its own.)
 in_cg "
 	$CTL profile add r --to-source 192.0.2.1:1000 || exit 20
 	b=\$($KMEM)
 	for i in \$(seq $N); do echo \"-A OUTPUT -p udp --dport \$((2000 + i)) -j SSNAT --profile r\"; done |
-		{ echo '*raw'; cat; echo COMMIT; } | iptables-legacy-restore || exit 21
+		{ echo '*raw'; cat; echo COMMIT; } | XTABLES_LOCKFILE=$U/xtables.lock iptables-legacy-restore || exit 21
 	a=\$($KMEM)
 	echo \"rules charged \$((a - b))\"
 " >"$W/rules.log" 2>&1 || fail "rules in the user's namespace: $(cat "$W/rules.log")"
 cat "$W/rules.log"
+rules=$(sed -n 's/^rules charged //p' "$W/rules.log")
+# (each rule: its state, its /proc line and per-CPU counters: well over 64 bytes)
+[ "${rules:-0}" -ge $((N * 64)) ] || fail "$N rules charged only ${rules:-0} bytes to the creator's cgroup"
 rmdir $cg/ssnat-lim 2>/dev/null || true
 echo 1024 >/sys/module/xt_SSNAT/parameters/max_profiles
 
