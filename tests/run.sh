@@ -111,11 +111,25 @@ prepare() {
 	cp "$helpers"/* "$out/bin/" 2>/dev/null || true
 }
 
+# memcg_oom_out DMESG: the kernel log without the reports of OOM kills inside a memory
+# cgroup (from "invoked oom-killer" to "Memory cgroup out of memory: Killed process"):
+# a test that sets memory.max may get one (35-limits), and each carries a Call Trace.
+# A global OOM's report stays.
+memcg_oom_out() {
+	awk '/invoked oom-killer:/ { inb = 1; blk = "" }
+		inb { blk = blk $0 "\n"
+			if (/Memory cgroup out of memory: Killed process/) inb = 0
+			else if (/Out of memory: Killed process/) { printf "%s", blk; inb = 0 }
+			next }
+		{ print }
+		END { if (inb) printf "%s", blk }' "$1" 2>/dev/null
+}
+
 # verdict NAME SECONDS: writes $out/result from what the guest left in $out.
 verdict() {
 	local name=$1 secs=$2 out=$out_root/$1 reason splat
 	reason=$(ssnat_guest_reason "$out" "$out/console.log")
-	splat=$(grep -hE "$splat_re" "$out/dmesg" 2>/dev/null | head -3)
+	splat=$(memcg_oom_out "$out/dmesg" | grep -hE "$splat_re" | head -3)
 	[ -z "$splat" ] || reason="${reason:+$reason; }kernel log: $splat"
 	if [ -s "$out/kmemleak" ]; then
 		reason="${reason:+$reason; }kmemleak: $(grep -c '^unreferenced object' "$out/kmemleak") leaks: $(sed -n '1,2p; /backtrace/,+6p' "$out/kmemleak" | head -n 9 | tr -s ' \n' ' ')"
