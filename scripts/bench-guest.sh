@@ -55,7 +55,7 @@ boot() {
 		timeout 1500 vng --run "$kdir" --disable-kvm --cpus "$cpus" --memory 2G --verbose \
 			--qemu-opts="-accel tcg,thread=single -icount shift=0" --append "loglevel=4" \
 			--rwdir "$out" --cwd / \
-			--exec "$ssnat_repo/tests/lib/guest-main.sh $ssnat_repo/bench/guest/forward.sh $out" \
+			--exec "$ssnat_repo/tests/lib/guest-main.sh 0 $ssnat_repo/bench/guest/forward.sh $out" \
 			</dev/null >"$out/console.log" 2>&1 || true
 		[ -f "$out/test.log" ] && break
 		cp "$out/console.log" "$out/console-boot$attempt.log"

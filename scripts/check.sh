@@ -42,17 +42,18 @@ for stage in "$@"; do
 		fi
 		;;
 	qemu)
-		echo "== QEMU tests on the release kernel (virtme-ng, TCG; one boot per test)"
+		echo "== QEMU tests on the release kernel (virtme-ng, TCG; two guests share the tests)"
 		SSNAT_FLAVOR=release SSNAT_SUMMARY=$summary tests/run.sh || status=1
 		;;
 	debug)
-		# One rewrite test (rules, packets, counters, unload) and the packet fuzzer at its
-		# quick scale (5,000 packets); the rest, 35-limits (debug only) included, runs
-		# there in `make soak` (under TCG the debug kernel is 4 to 16 times slower).
-		# 35-limits comes back here once its memory.max step has passed on the debug
-		# kernel (SSNAT_DEBUG_TESTS="35-limits" runs it).
-		tests="${SSNAT_DEBUG_TESTS:-04-udp-rewrite-legacy 30-fuzz-packets}"
-		echo "== QEMU tests on the debug kernel (KASAN, UBSAN, lockdep, kmemleak; several per boot)"
+		# The three fuzzers at their quick scale (300 rule blobs, 3,000 netlink messages,
+		# 5,000 packets): every mapping form, both families and both backends, checkentry
+		# and the control plane, each followed by an unload and a kmemleak scan. Two
+		# guests: the rule and netlink fuzzers in one boot, the packet fuzzer in the other.
+		# The rest, 35-limits (debug only) included, runs there in `make soak` (under TCG
+		# the debug kernel is 4 to 16 times slower); SSNAT_DEBUG_TESTS chooses others.
+		tests="${SSNAT_DEBUG_TESTS:-31-fuzz-rules 32-fuzz-netlink 30-fuzz-packets}"
+		echo "== QEMU tests on the debug kernel (KASAN, UBSAN, lockdep, kmemleak; two guests share the tests)"
 		# shellcheck disable=SC2086
 		SSNAT_FLAVOR=debug SSNAT_SCALE=${SSNAT_SCALE:-quick} SSNAT_SUMMARY=$summary tests/run.sh $tests || status=1
 		;;

@@ -4,11 +4,10 @@
 # Usage: tests/run.sh [NAME...]      (NAME as in tests/qemu/NAME.sh; default: all of
 #                                     the flavor's tests)
 #        tests/run.sh --script FILE NAME   (one guest script from elsewhere, e.g. the demo)
-# Environment: SSNAT_FLAVOR (release, default: our release kernel, one boot per test;
-# or debug: the debug kernel of kernel/ssnat-debug.config and the module built for it,
-# several tests per boot, each followed by unloading the module and a kmemleak scan),
-# SSNAT_PER_BOOT (tests per boot; debug default: all of them over $SSNAT_QEMU_JOBS
-# guests), SSNAT_SCALE (check, soak or quick: passed to the tests), SSNAT_FUZZ_SEED (the
+# Environment: SSNAT_FLAVOR (release, default: our release kernel; or debug: the debug
+# kernel of kernel/ssnat-debug.config and the module built for it, where each test is
+# followed by a kmemleak scan), SSNAT_QEMU_JOBS (guests at a time; default: one per
+# host core), SSNAT_SCALE (check, soak or quick: passed to the tests), SSNAT_FUZZ_SEED (the
 # fuzzers' seed, to repeat a run), KDIR (kernel build tree),
 # SSNAT_KO (the module), SSNAT_TEST_OUT (results; default tests/out, or tests/out-debug).
 # A test with a line "# kernel: debug" runs only on the debug kernel, "# kernel:
@@ -58,15 +57,6 @@ else
 		[ -z "$k" ] || [ "$k" = "$flavor" ] || continue
 		tests+=("$(basename "$f" .sh)")
 	done
-fi
-
-# Up to $jobs guests at a time (each TCG guest runs on one host thread). Results are
-# printed in test order.
-jobs=${SSNAT_QEMU_JOBS:-$(nproc)}
-if [ "$flavor" = debug ]; then
-	per_boot=${SSNAT_PER_BOOT:-$(((${#tests[@]} + jobs - 1) / jobs))}
-else
-	per_boot=${SSNAT_PER_BOOT:-1}
 fi
 
 script_of() { echo "${scripts[$1]:-$ssnat_repo/tests/qemu/$1.sh}"; }
@@ -149,62 +139,88 @@ verdict() {
 	} >"$out/result"
 }
 
-# run_boot NAME...: boots one guest that runs the tests NAME... in turn.
-run_boot() {
-	local names=() args=() name first cpus start attempt secs console
-	for name in "$@"; do
-		prepare "$name" || continue
-		names+=("$name")
-		args+=("$(script_of "$name")" "$out_root/$name")
-	done
-	[ ${#names[@]} -gt 0 ] || return 0
-	first=$out_root/${names[0]}
-	console=$first/console.log
-	# vCPUs: 2 unless the (first) test asks otherwise with a line "# vcpus: N" (two
-	# measured faster than one under single-threaded TCG).
-	cpus=$(sed -n 's/^# vcpus: *\([0-9]*\).*/\1/p' "$(script_of "${names[0]}")" | head -1)
-	cpus=${cpus:-${SSNAT_QEMU_CPUS:-2}}
-	start=$(date +%s)
-	# vng's own exit status means nothing here (see ENVIRONMENT.md): the guest writes
-	# each test's status into its directory (rc). TCG runs single-threaded: with one
-	# host thread per vCPU (MTTCG) the guest kernel's live code patching (static keys,
-	# as netfilter flips when hooks register) can race and Oops in int3, whatever the
-	# test does. A guest that dies before it reaches the first test (no test.log) is
-	# booted again, once. loglevel=4: only warnings and worse go to the (slow,
-	# emulated) serial console; the guest saves each test's kernel log in its dmesg.
-	for attempt in 1 2; do
-		for name in "${names[@]}"; do
-			rm -f "$out_root/$name/"{rc,test.log,dmesg,kmemleak,cleanup,secs}
-		done
-		timeout $((900 * ${#names[@]})) vng --run "$kdir" --disable-kvm --cpus "$cpus" --memory 2G --verbose \
+# The tests form one queue that $jobs guests (each TCG guest runs on one host thread)
+# share: each guest boots once and takes the next test that no guest has taken until
+# none is left (tests/lib/guest-main.sh: a test is taken by making its directory's
+# .taken, which only one guest can do), cleaning up after each one. The longest tests go
+# first (a line "# seconds: N" in a test says about how long it takes on the release
+# kernel), so that no guest is left with a long one at the end. Results are printed in
+# test order.
+jobs=${SSNAT_QEMU_JOBS:-$(nproc)}
+queue=()
+for name in "${tests[@]}"; do
+	[ -n "${scripts[$name]:-}" ] || [ -f "$ssnat_repo/tests/qemu/$name.sh" ] || die "no test tests/qemu/$name.sh"
+	prepare "$name" || continue
+	est=$(sed -n 's/^# seconds: *\([0-9]*\).*/\1/p' "$(script_of "$name")" | head -1)
+	queue+=("${est:-30} $name")
+done
+qfile=$out_root/.queue
+while read -r _ name; do
+	[ -z "$name" ] || echo "$(script_of "$name") $out_root/$name"
+done < <(printf '%s\n' "${queue[@]}" | sort -k1,1nr -s) >"$qfile"
+ntests=$(wc -l <"$qfile")
+[ "$jobs" -le "$ntests" ] || jobs=$ntests
+
+# run_guest ID: boots guest ID on the queue, again while tests are left that no guest
+# took: once more if it died before it took one (at boot), and after a test that
+# crashed the guest (its remaining share is not the others' to do: they may be gone).
+# Each boot's time limit: 900 s per test of its share, and one more.
+run_guest() {
+	local id=$1 console boots=0 dead=0 before after left
+	while :; do
+		boots=$((boots + 1))
+		console=$out_root/.console-$id.log
+		[ $boots = 1 ] || console=$out_root/.console-$id-$boots.log
+		before=$(taken_by "$id")
+		# vng's own exit status means nothing here (see ENVIRONMENT.md): the guest writes
+		# each test's status into its directory (rc). TCG runs single-threaded: with one
+		# host thread per vCPU (MTTCG) the guest kernel's live code patching (static keys,
+		# as netfilter flips when hooks register) can race and Oops in int3, whatever the
+		# test does. loglevel=4: only warnings and worse go to the (slow, emulated) serial
+		# console; the guest saves each test's kernel log in its dmesg. Two vCPUs (two
+		# measured faster than one under single-threaded TCG; some tests need two).
+		timeout $((900 * ((ntests + jobs - 1) / jobs + 1))) vng --run "$kdir" --disable-kvm \
+			--cpus "${SSNAT_QEMU_CPUS:-2}" --memory 2G --verbose \
 			--qemu-opts="-accel tcg,thread=single" --append "loglevel=4" \
 			--rwdir "$out_root" --cwd / \
-			--exec "$ssnat_repo/tests/lib/guest-main.sh ${args[*]}" \
+			--exec "$ssnat_repo/tests/lib/guest-main.sh $id --queue $qfile" \
 			</dev/null >"$console" 2>&1
-		[ -f "$first/test.log" ] && break
-		echo "note: ${names[0]}: the guest died before the test started (attempt $attempt)" >"$first/boot-note"
-		cp "$console" "$first/console-boot$attempt.log"
+		# (the tests this boot took see its console)
+		after=$(taken_by "$id")
+		for dir in $(comm -13 <(echo "$before" | tr ' ' '\n' | sort) <(echo "$after" | tr ' ' '\n' | sort)); do
+			ln -sf "$console" "$dir/console.log"
+		done
+		left=$(awk '{print $2}' "$qfile" | while read -r dir; do [ -d "$dir/.taken" ] || echo "$dir"; done | wc -l)
+		[ "$left" -gt 0 ] && [ $boots -le "$ntests" ] || break
+		if [ "$before" = "$after" ]; then
+			dead=$((dead + 1))
+			echo "note: guest $id died before it took a test (boot $boots)" >>"$out_root/.boot-notes-$id"
+			[ $dead -lt 2 ] || break
+		fi
 	done
-	for name in "${names[@]}"; do
-		[ "$name" = "${names[0]}" ] || ln -sf "$console" "$out_root/$name/console.log"
-		secs=$(cat "$out_root/$name/secs" 2>/dev/null || echo $(($(date +%s) - start)))
-		verdict "$name" "$secs"
+}
+# taken_by ID: the directories of the tests guest ID took.
+taken_by() {
+	local dir
+	awk '{print $2}' "$qfile" | while read -r dir; do
+		! grep -qsx "$1" "$dir/guest" || printf '%s ' "$dir"
 	done
 }
 
-for name in "${tests[@]}"; do
-	[ -n "${scripts[$name]:-}" ] || [ -f "$ssnat_repo/tests/qemu/$name.sh" ] || die "no test tests/qemu/$name.sh"
-done
-running=0
-for ((i = 0; i < ${#tests[@]}; i += per_boot)); do
-	if [ "$running" -ge "$jobs" ]; then
-		wait -n || true
-		running=$((running - 1))
-	fi
-	run_boot "${tests[@]:i:per_boot}" &
-	running=$((running + 1))
+rm -f "$out_root"/.console-*.log "$out_root"/.boot-notes-*
+start=$(date +%s)
+for ((id = 0; id < jobs; id++)); do
+	run_guest $id &
 done
 wait
+for name in "${tests[@]}"; do
+	out=$out_root/$name
+	[ ! -f "$out/result" ] || continue # (prepare failed)
+	id=$(cat "$out/guest" 2>/dev/null || echo 0)
+	[ -e "$out/console.log" ] || ln -sf "$out_root/.console-$id.log" "$out/console.log"
+	[ ! -f "$out_root/.boot-notes-$id" ] || cp "$out_root/.boot-notes-$id" "$out/boot-note"
+	verdict "$name" "$(cat "$out/secs" 2>/dev/null || echo $(($(date +%s) - start)))"
+done
 
 pass=0 fail=0
 for name in "${tests[@]}"; do

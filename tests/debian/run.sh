@@ -75,7 +75,7 @@ for attempt in 1 2; do
 	timeout 900 vng --run "$vmlinuz" --root "$root" --disable-kvm --cpus 2 --memory 2G --verbose \
 		--qemu-opts="-accel tcg,thread=single" --append "loglevel=4" \
 		--rwdir "$out" --cwd "$root" \
-		--exec "bash /ssnat-test/tests/lib/guest-main.sh /ssnat-test/guest.sh /ssnat-test/out" \
+		--exec "bash /ssnat-test/tests/lib/guest-main.sh 0 /ssnat-test/guest.sh /ssnat-test/out" \
 		</dev/null >"$dir/console.log" 2>&1
 	[ -f "$out/test.log" ] && break
 	echo "note: debian-boot: the guest died before the test started (attempt $attempt)"

@@ -1,18 +1,30 @@
 #!/bin/bash
-# Guest entry point: runs tests in turn, recording each one's status, time and kernel
-# log in its own directory.
-# Usage: guest-main.sh TEST_SCRIPT OUTDIR [TEST_SCRIPT OUTDIR]...
+# Guest entry point: takes tests from the queue that tests/run.sh gives every guest and
+# runs them in turn, recording each one's status, time and kernel log in its own
+# directory.
+# Usage: guest-main.sh GUEST_ID TEST_SCRIPT OUTDIR [TEST_SCRIPT OUTDIR]...
+#        guest-main.sh GUEST_ID --queue FILE   (FILE: a line "TEST_SCRIPT OUTDIR" per test;
+#                                              a kernel command line holds only a few)
 #
-# On a kernel with kmemleak (the debug kernel), each test is followed by a clean-up
-# (its processes killed, namespaces deleted, the initial namespace's rules flushed, the
-# module unloaded) and a kmemleak scan: what it reports is written to OUTDIR/kmemleak,
-# and a module that cannot be unloaded any more to OUTDIR/cleanup; either fails the
-# test (tests/run.sh). A kernel without kmemleak gets neither, as each test then has
-# the guest to itself.
+# A test is this guest's if it can make OUTDIR/.taken (mkdir on the host's file system:
+# one guest succeeds); the guest's id goes to OUTDIR/guest. Each test is followed by a
+# clean-up (its processes killed, namespaces deleted, the initial namespace's rules
+# flushed, the module unloaded), so that the next one finds the guest as booted: a
+# module that cannot be unloaded any more is written to OUTDIR/cleanup and fails the
+# test (tests/run.sh). On a kernel with kmemleak (the debug kernel) a kmemleak scan
+# follows: what it reports is written to OUTDIR/kmemleak and fails the test too.
+guest=$1
+shift
+if [ "${1:-}" = --queue ]; then
+	# shellcheck disable=SC2046 # (paths without blanks: tests/run.sh)
+	set -- $(cat "$2")
+fi
 dmesg -n 1 2>/dev/null || true
-# The boot's own kernel log, before any test: tests/run.sh shows reports found there
-# (they precede every test, so they are not any test's failure).
-[ $# -lt 2 ] || dmesg >"$2/boot-dmesg" 2>&1
+# The boot's own kernel log, before any test, goes to the first test this guest takes:
+# tests/run.sh shows reports found there (they precede every test, so they are not any
+# test's failure).
+bootlog=$(mktemp)
+dmesg >"$bootlog" 2>&1
 KMEMLEAK=/sys/kernel/debug/kmemleak
 mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug 2>/dev/null || true
 leakcheck=0
@@ -46,6 +58,9 @@ cleanup() {
 while [ $# -ge 2 ]; do
 	test=$1 out=$2
 	shift 2
+	mkdir "$out/.taken" 2>/dev/null || continue
+	echo "$guest" >"$out/guest"
+	[ ! -f "$bootlog" ] || mv "$bootlog" "$out/boot-dmesg"
 	export SSNAT_OUT=$out
 	dmesg -C 2>/dev/null || true
 	start=$(date +%s)
@@ -56,10 +71,10 @@ while [ $# -ge 2 ]; do
 	wait $sid
 	echo $? >"$out/rc"
 	echo $(($(date +%s) - start)) >"$out/secs"
+	pkill -9 -s $sid 2>/dev/null
+	sleep 0.2
+	cleanup "$out"
 	if [ $leakcheck = 1 ]; then
-		pkill -9 -s $sid 2>/dev/null
-		sleep 0.2
-		cleanup "$out"
 		# kmemleak reports objects at least 5 s old, unreferenced in a scan.
 		sleep 5
 		echo scan >"$KMEMLEAK"

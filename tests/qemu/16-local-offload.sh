@@ -1,3 +1,4 @@
+# seconds: 80 (about, on the release kernel: tests/run.sh starts the longest first)
 # Locally generated UDP (a socket in the sender), SSNAT in the sender's raw OUTPUT,
 # checksum offload on: packets leave with CHECKSUM_PARTIAL and the right pseudo-header
 # sum; with offload off on the router's egress the stack finishes the checksum and the

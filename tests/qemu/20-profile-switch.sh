@@ -1,4 +1,5 @@
 # vcpus: 2
+# seconds: 120 (about, on the release kernel: tests/run.sh starts the longest first)
 # A rule using a runtime profile; the profile is replaced with `ssnatctl profile set`
 # over and over (and, to replace it far more often than a command per replacement
 # allows, by a raw netlink loop at the same time) while two senders, pinned to the two

@@ -1,3 +1,4 @@
+# seconds: 100 (about, on the release kernel: tests/run.sh starts the longest first)
 # The profile control plane: ssnatctl against the real generic netlink family.
 # Errors (missing module, bad input, exists, missing, in use, not permitted) with their
 # exit codes; rules naming a missing profile refused; profiles of two namespaces

@@ -1,4 +1,5 @@
 # vcpus: 2
+# seconds: 200 (about, on the release kernel: tests/run.sh starts the longest first)
 # The forwarding benchmark (bench/guest/forward.sh, `make bench-guest`) in miniature,
 # no timing asserted: one round of 64 packets per run, every variant of section 1
 # (pktgen, 64-byte frames; NFQUEUE also with --queue-balance on the two vCPUs), the

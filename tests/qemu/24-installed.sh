@@ -1,4 +1,5 @@
 # install: yes
+# seconds: 60 (about, on the release kernel: tests/run.sh starts the longest first)
 # The UDP rewrite using only installed files: what `make install DESTDIR=$SSNAT_OUT/root`
 # put there (tests/run.sh does it before the boot) is where modprobe and iptables look
 # (the installed module tree over /lib/modules, XTABLES_LIBDIR at the installed
@@ -17,6 +18,7 @@ grep -q 'alias ipt_SSNAT xt_SSNAT' "$I/lib/modules/$rel/modules.alias" || fail "
 # The kernel's request_module() runs modprobe, which reads /lib/modules/$(uname -r).
 mkdir -p /lib/modules 2>/dev/null || true
 mount --bind "$I/lib/modules" /lib/modules || fail "cannot mount the installed module tree on /lib/modules"
+trap 'umount /lib/modules' EXIT # (the next test in this guest loads the built module)
 [ "$(modinfo -n xt_SSNAT)" = "/lib/modules/$rel/updates/xt_SSNAT.ko" ] || fail "modinfo -n xt_SSNAT: $(modinfo -n xt_SSNAT 2>&1)"
 # The installed extension first (the system's xtlibdir only for the stock matches and CT).
 export XTABLES_LIBDIR=$I$XTLIBDIR:$XTLIBDIR

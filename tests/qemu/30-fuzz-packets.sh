@@ -1,3 +1,4 @@
+# seconds: 65 (about, on the release kernel: tests/run.sh starts the longest first)
 # Fuzzes the packet path (tests/lib/pktfuzz.py): mutated seeds of every kind (IPv4 and
 # IPv6; TCP, UDP, UDP-Lite, DCCP, SCTP, ICMP/ICMPv6 echo, ICMP errors quoting each,
 # fragments, IPv4 options, IPv6 extension header chains) through SSNAT rules of every

@@ -1,4 +1,5 @@
 # vcpus: 2
+# seconds: 150 (about, on the release kernel: tests/run.sh starts the longest first)
 # Reconfiguration under traffic on both vCPUs loses nothing. Two senders, pinned to
 # the two vCPUs (veth hands a packet to the router on the sending CPU), each push four
 # flows through the router: IPv4 and IPv6 flows through fixed-mapping rules that stay,

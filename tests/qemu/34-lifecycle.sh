@@ -1,4 +1,5 @@
 # vcpus: 2
+# seconds: 95 (about, on the release kernel: tests/run.sh starts the longest first)
 # The module's lifecycle: rmmod refused while a rule uses the target (iptables-legacy
 # and iptables-nft, IPv4 and IPv6, fixed and --profile rules), allowed once they are
 # deleted; network namespaces torn down with rules and profiles in them free all of it
