@@ -51,7 +51,7 @@ boot() {
 	# guest writes its own into $out/rc. A guest that dies before the script starts is
 	# booted again, once.
 	for attempt in 1 2; do
-		rm -f "$out/rc" "$out/test.log"
+		rm -rf "$out/rc" "$out/test.log" "$out/.taken"
 		timeout 1500 vng --run "$kdir" --disable-kvm --cpus "$cpus" --memory 2G --verbose \
 			--qemu-opts="-accel tcg,thread=single -icount shift=0" --append "loglevel=4" \
 			--rwdir "$out" --cwd / \

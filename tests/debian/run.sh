@@ -71,7 +71,7 @@ vmlinuz=$root/usr/lib/modules/$kver/vmlinuz
 [ -f "$vmlinuz" ] || vmlinuz=$root/boot/vmlinuz-$kver
 start=$(date +%s)
 for attempt in 1 2; do
-	rm -f "$out/rc" "$out/test.log" "$out/dmesg"
+	rm -rf "$out/rc" "$out/test.log" "$out/dmesg" "$out/.taken"
 	timeout 900 vng --run "$vmlinuz" --root "$root" --disable-kvm --cpus 2 --memory 2G --verbose \
 		--qemu-opts="-accel tcg,thread=single" --append "loglevel=4" \
 		--rwdir "$out" --cwd "$root" \
