@@ -49,7 +49,8 @@ for stage in "$@"; do
 		# The three fuzzers at their quick scale (300 rule blobs, 3,000 netlink messages,
 		# 5,000 packets): every mapping form, both families and both backends, checkentry
 		# and the control plane, each followed by an unload and a kmemleak scan. Two
-		# guests: the rule and netlink fuzzers in one boot, the packet fuzzer in the other.
+		# guests share them: the packet fuzzer, the longest, starts first in one, the rule
+		# and netlink fuzzers follow each other in the other.
 		# The rest, 35-limits (debug only) included, runs there in `make soak` (under TCG
 		# the debug kernel is 4 to 16 times slower); SSNAT_DEBUG_TESTS chooses others.
 		tests="${SSNAT_DEBUG_TESTS:-31-fuzz-rules 32-fuzz-netlink 30-fuzz-packets}"
