@@ -158,10 +158,12 @@ def mapping_invalid(i, family):
 
 def expect(ctx, blob, profiles):
     """(errnos accepted as the verdict, reason): () for an accepted rule."""
-    if len(blob) != INFO_SIZE:
-        return {EINVAL}, "size %d" % len(blob)
+    # x_tables finds the target by name and revision (ENOENT) before it checks the
+    # size of its data (EINVAL), and so does nft_compat.
     if ctx["rev"] != 0:
         return {ENOENT}, "revision %d" % ctx["rev"]
+    if len(blob) != INFO_SIZE:
+        return {EINVAL}, "size %d" % len(blob)
     i = unpack(blob)
     why = why_invalid(i, ctx["nfproto"], ctx["proto_seen"])
     if why:
