@@ -36,6 +36,9 @@ helpers=$out_root/.bench-helpers
 rm -rf "$helpers"
 "$ssnat_repo/bench/build-helpers.sh" "$helpers" ||
 	echo "warning: bench/build-helpers.sh failed: 23-bench-smoke will fail" >&2
+# The packet tool's client (tests/lib/guest.sh), copied with them into each test's bin.
+cc -O2 -Wall -Wextra -Werror -o "$helpers/ssnat-pkt" "$ssnat_repo/tests/lib/ssnat-pkt.c" ||
+	die "cannot build tests/lib/ssnat-pkt.c"
 # What fails a test in its kernel log, whatever the script said: oopses and warnings,
 # and every report of the debug kernel's checkers (KASAN, UBSAN, lockdep, RCU, atomic
 # sleep, refcount, list debugging, kmemleak).
@@ -180,7 +183,7 @@ run_guest() {
 		# console; the guest saves each test's kernel log in its dmesg. Two vCPUs (two
 		# measured faster than one under single-threaded TCG; some tests need two).
 		timeout $((900 * ((ntests + jobs - 1) / jobs + 1))) vng --run "$kdir" --disable-kvm \
-			--cpus "${SSNAT_QEMU_CPUS:-2}" --memory 2G --verbose \
+			--cpus "${SSNAT_QEMU_CPUS:-2}" --memory "${SSNAT_QEMU_MEMORY:-2G}" --verbose \
 			--qemu-opts="-accel tcg,thread=single" --append "loglevel=4" \
 			--rwdir "$out_root" --cwd / \
 			--exec "$ssnat_repo/tests/lib/guest-main.sh $id --queue $qfile" \

@@ -19,7 +19,8 @@
 #   BENCH_CHECK     packets of each correctness check (default 32; round 1 only)
 # Output in $SSNAT_OUT: runs.csv (one line per measurement), summary.csv, checks.txt,
 # meta.txt.
-. "$SSNAT_OUT/env.sh"; . "$REPO/tests/lib/guest.sh"
+. "$SSNAT_OUT/env.sh"
+SSNAT_PKT_SERVER=0 . "$REPO/tests/lib/guest.sh"
 # The module copied at boot (scripts/bench-guest.sh), if there: the work tree's may be
 # rebuilt during a run.
 [ ! -f "$BIN/xt_SSNAT.ko" ] || KO=$BIN/xt_SSNAT.ko

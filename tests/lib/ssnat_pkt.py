@@ -17,6 +17,9 @@ pseudo-header sum instead.
            [--stable-flows] [--spread] [--fragments] [--zero-csum] [--unchanged-src A]
   show     --cap FILE [--label TEXT]
   tcp-server / tcp-client: a TCP stream whose bytes are checked end to end
+  serve    --socket PATH: run the commands above for tests/lib/ssnat-pkt.c, the client
+           that tests call instead of this script (one Python start per guest, not one
+           per command: under TCG a start costs seconds)
 """
 import argparse
 import ipaddress
@@ -724,5 +727,105 @@ def main():
      "tcp-server": cmd_tcp_server, "check-icmp-error": cmd_check_icmp_error, "check-stream": cmd_check_stream, "tcp-client": cmd_tcp_client}[a.cmd](a)
 
 
+# ---------------------------------------------------------------- server
+
+def _run_for(conn, fds, argv, pid):
+    """In a child of the server: become the client's stand-in (its mount and network
+    namespaces, CPU affinity, working directory and standard streams), run argv."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    for ns in ("mnt", "net"):
+        fd = os.open("/proc/%d/ns/%s" % (pid, ns), os.O_RDONLY)
+        if libc.setns(fd, 0) != 0:
+            raise OSError(ctypes.get_errno(), "setns %s of pid %d" % (ns, pid))
+        os.close(fd)
+    os.sched_setaffinity(0, os.sched_getaffinity(pid))
+    os.chdir(os.readlink("/proc/%d/cwd" % pid))
+    for i, fd in enumerate(fds[:3]):
+        os.dup2(fd, i)
+    for fd in fds:
+        os.close(fd)
+    conn.close()
+    sys.argv = ["ssnat_pkt.py"] + argv
+    code = 0
+    try:
+        main()
+    except SystemExit as e:
+        if isinstance(e.code, int):
+            code = e.code
+        elif e.code is not None:
+            print(e.code, file=sys.stderr)
+            code = 1
+    except BaseException:  # the stand-in reports like the script would, then exits
+        import traceback
+        traceback.print_exc()
+        code = 1
+    return code
+
+
+def _supervise(conn):
+    """One request: fds 0-2 and argv (NUL-separated) from the client; the command runs
+    in a grandchild, which is killed if the client goes away; its exit status (or 128
+    plus its signal) goes back to the client as 4 bytes."""
+    msg, fds, _, _ = socket.recv_fds(conn, 1 << 16, 3)
+    pid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[0]
+    argv = [x.decode() for x in msg.split(b"\0")[:-1]]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    child = os.fork()
+    if child == 0:
+        code = 1
+        try:
+            code = _run_for(conn, fds, argv, pid)
+        finally:
+            try:
+                sys.stdout.flush()
+                sys.stderr.flush()
+            finally:
+                os._exit(code & 0xFF)
+    for fd in fds:
+        os.close(fd)
+    pidfd = os.pidfd_open(child)
+    while True:
+        r, _, _ = select.select([conn, pidfd], [], [])
+        if pidfd in r:
+            break
+        if not conn.recv(1):  # the client is gone: so is its command
+            os.kill(child, 9)
+            break
+    _, status = os.waitpid(child, 0)
+    code = os.waitstatus_to_exitcode(status)
+    try:
+        conn.sendall(struct.pack("i", code if code >= 0 else 128 - code))
+    except OSError:
+        pass
+
+
+def serve(path):
+    import signal
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # supervisors reap themselves
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    srv.bind(path + ".new")
+    srv.listen(16)
+    os.rename(path + ".new", path)  # clients see a socket only once it listens
+    while True:
+        conn, _ = srv.accept()
+        if os.fork() == 0:
+            srv.close()
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            try:
+                _supervise(conn)
+            finally:
+                os._exit(0)
+        conn.close()
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["serve"] and len(sys.argv) == 4 and sys.argv[2] == "--socket":
+        serve(sys.argv[3])
+    else:
+        main()
