@@ -7,8 +7,9 @@
 # Environment: SSNAT_FLAVOR (release, default: our release kernel; or debug: the debug
 # kernel of kernel/ssnat-debug.config and the module built for it, where each test is
 # followed by a kmemleak scan), SSNAT_QEMU_JOBS (guests at a time; default: one per
-# host core), SSNAT_SCALE (check, soak or quick: passed to the tests), SSNAT_FUZZ_SEED (the
-# fuzzers' seed, to repeat a run), KDIR (kernel build tree),
+# host core), SSNAT_QEMU_MEMORY (per guest; default 2G), SSNAT_SCALE (check, soak or
+# quick: passed to the tests), SSNAT_FUZZ_SEED (the fuzzers' seed, to repeat a run),
+# KDIR (kernel build tree),
 # SSNAT_KO (the module), SSNAT_TEST_OUT (results; default tests/out, or tests/out-debug).
 # A test with a line "# kernel: debug" runs only on the debug kernel, "# kernel:
 # release" only on the release one.
