@@ -729,11 +729,18 @@ def main():
 
 # ---------------------------------------------------------------- server
 
-def _run_for(conn, fds, argv, pid):
-    """In a child of the server: become the client's stand-in (its mount and network
-    namespaces, CPU affinity, working directory and standard streams), run argv."""
-    import ctypes
-    libc = ctypes.CDLL(None, use_errno=True)
+def _worker(conn):
+    """One request, in a child of the server: fds 0-2 and argv (NUL-separated) from the
+    client. The child becomes the client's stand-in (its mount and network namespaces,
+    CPU affinity, working directory and standard streams), runs argv and sends its exit
+    status back as 4 bytes; if the client goes away first, so does the child."""
+    import ctypes  # (imported by the server already: these cost nothing here)
+    import threading
+    msg, fds, _, _ = socket.recv_fds(conn, 1 << 16, 3)
+    pid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[0]
+    argv = [x.decode() for x in msg.split(b"\0")[:-1]]
+    libc = _LIBC[0]
+    # (setns of a mount namespace wants a single thread: the watcher starts after it)
     for ns in ("mnt", "net"):
         fd = os.open("/proc/%d/ns/%s" % (pid, ns), os.O_RDONLY)
         if libc.setns(fd, 0) != 0:
@@ -745,7 +752,7 @@ def _run_for(conn, fds, argv, pid):
         os.dup2(fd, i)
     for fd in fds:
         os.close(fd)
-    conn.close()
+    threading.Thread(target=lambda: (conn.recv(1), os._exit(1)), daemon=True).start()
     sys.argv = ["ssnat_pkt.py"] + argv
     code = 0
     try:
@@ -756,54 +763,25 @@ def _run_for(conn, fds, argv, pid):
         elif e.code is not None:
             print(e.code, file=sys.stderr)
             code = 1
-    except BaseException:  # the stand-in reports like the script would, then exits
+    except BaseException:  # the stand-in reports like the script would
         import traceback
         traceback.print_exc()
         code = 1
     return code
 
 
-def _supervise(conn):
-    """One request: fds 0-2 and argv (NUL-separated) from the client; the command runs
-    in a grandchild, which is killed if the client goes away; its exit status (or 128
-    plus its signal) goes back to the client as 4 bytes."""
-    msg, fds, _, _ = socket.recv_fds(conn, 1 << 16, 3)
-    pid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[0]
-    argv = [x.decode() for x in msg.split(b"\0")[:-1]]
-    sys.stdout.flush()
-    sys.stderr.flush()
-    child = os.fork()
-    if child == 0:
-        code = 1
-        try:
-            code = _run_for(conn, fds, argv, pid)
-        finally:
-            try:
-                sys.stdout.flush()
-                sys.stderr.flush()
-            finally:
-                os._exit(code & 0xFF)
-    for fd in fds:
-        os.close(fd)
-    pidfd = os.pidfd_open(child)
-    while True:
-        r, _, _ = select.select([conn, pidfd], [], [])
-        if pidfd in r:
-            break
-        if not conn.recv(1):  # the client is gone: so is its command
-            os.kill(child, 9)
-            break
-    _, status = os.waitpid(child, 0)
-    code = os.waitstatus_to_exitcode(status)
-    try:
-        conn.sendall(struct.pack("i", code if code >= 0 else 128 - code))
-    except OSError:
-        pass
+_LIBC = []
 
 
 def serve(path):
+    import ctypes
+    import gc
     import signal
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # supervisors reap themselves
+    import threading  # noqa: F401 (for the workers)
+    import traceback  # noqa: F401
+    _LIBC.append(ctypes.CDLL(None, use_errno=True))
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # no zombies: nobody waits for a worker
+    gc.freeze()  # (a child's collections then leave the server's pages shared)
     try:
         os.unlink(path)
     except FileNotFoundError:
@@ -814,13 +792,24 @@ def serve(path):
     os.rename(path + ".new", path)  # clients see a socket only once it listens
     while True:
         conn, _ = srv.accept()
+        sys.stdout.flush()
+        sys.stderr.flush()
         if os.fork() == 0:
-            srv.close()
-            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            code = 1
             try:
-                _supervise(conn)
+                srv.close()
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                code = _worker(conn)
+            except BaseException:  # the request itself failed (setns, say)
+                import traceback
+                traceback.print_exc()
             finally:
-                os._exit(0)
+                try:
+                    sys.stdout.flush()
+                    sys.stderr.flush()
+                    conn.sendall(struct.pack("i", code & 0xFF))
+                finally:
+                    os._exit(code & 0xFF)
         conn.close()
 
 
