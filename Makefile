@@ -98,7 +98,7 @@ test-debian: setup userspace
 	@scripts/check.sh debian
 
 check: module userspace module-debug
-	@scripts/check.sh host fuzz qemu debug debian install
+	@scripts/check.sh host+fuzz qemu debug+debian install
 
 # Every QEMU test on the debug kernel, the reliability tests at their long sizes
 # (SSNAT_SCALE=soak: 200,000 fuzzed packets, 20,000 rule blobs, 200,000 netlink

@@ -4,14 +4,18 @@
 # on the release kernel), debug (on the debug kernel: a selection), soak (all of them
 # there, at soak scale), install (make install/uninstall, man pages and DKMS on the
 # host, tests/host/*.sh), debian (Debian's own kernel, tests/debian/run.sh).
+# Stages joined by "+" (say debug+debian) run at the same time, each printing when it is
+# done: a stage that leaves a host core idle (one guest, or one fuzzer thread) lends it
+# to the other.
 set -uo pipefail
 . "$(dirname "$0")/env.sh"
 cd "$ssnat_repo"
 summary=$(mktemp)
 trap 'rm -f "$summary"' EXIT
 status=0
-for stage in "$@"; do
-	t0=$SECONDS
+# stage NAME: runs one stage; returns 1 if it failed.
+stage() {
+	local stage=$1 t0=$SECONDS status=0
 	case $stage in
 	host)
 		echo "== cargo test --workspace"
@@ -82,6 +86,27 @@ for stage in "$@"; do
 	*) die "unknown stage $stage" ;;
 	esac
 	echo "== $stage: $((SECONDS - t0)) s"
+	return $status
+}
+
+for group in "$@"; do
+	IFS=+ read -ra stages <<<"$group"
+	if [ ${#stages[@]} = 1 ]; then
+		stage "$group" || status=1
+		continue
+	fi
+	logs=() pids=()
+	for s in "${stages[@]}"; do
+		logs+=("$(mktemp)")
+		stage "$s" >"${logs[-1]}" 2>&1 &
+		pids+=($!)
+	done
+	echo "== ${stages[*]}: at the same time (each printed when all are done)"
+	for i in "${!stages[@]}"; do
+		wait "${pids[$i]}" || status=1
+		cat "${logs[$i]}"
+		rm -f "${logs[$i]}"
+	done
 done
 awk '{ p += $2; f += $3 } END { printf "%d passed, %d failed\n", p, f }' "$summary"
 exit $status
