@@ -43,8 +43,10 @@ if [ ! -f .config ] || ! grep -q '^CONFIG_RUST=y' .config; then
 		# vng configures with GCC, where CONFIG_RUST cannot coexist with KASAN: Kconfig
 		# drops RUST (and its debug options) without a word. Ask again, with clang.
 		scripts/config --enable RUST --enable RUST_DEBUG_ASSERTIONS --enable RUST_OVERFLOW_CHECKS
-		scripts/kconfig/merge_config.sh -m .config .ssnat-fragment.config >/dev/null
 	fi
+	# vng puts its own options after the fragment (DWARF debug information among them):
+	# the fragment's choices come last.
+	scripts/kconfig/merge_config.sh -m .config .ssnat-fragment.config >/dev/null
 	# shellcheck disable=SC2086
 	make -s $kmake olddefconfig
 	missing=0
