@@ -6,14 +6,15 @@ set -euo pipefail
 export XTABLES_LIBDIR="$BIN:$XTLIBDIR"
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 PY=/usr/bin/python3
-PKT="$PY $REPO/tests/lib/ssnat_pkt.py"
+SSNAT_PKT_SCRIPT=$REPO/tests/lib/ssnat_pkt.py
+PKT="$PY $SSNAT_PKT_SCRIPT"
 # One Python for the guest's packet tool, not one per command (under TCG a start costs
 # seconds): the first test of a boot starts `ssnat_pkt.py serve` in a session of its
 # own (so it outlives the test), and $PKT becomes its client (tests/lib/ssnat-pkt.c,
 # built on the host), which runs the script itself until the server listens.
 # SSNAT_PKT_SERVER=0 (the benchmark: nothing else may run on its vCPUs) keeps the script.
 if [ -x "${BIN:-}/ssnat-pkt" ] && [ "${SSNAT_PKT_SERVER:-1}" = 1 ]; then
-	export SSNAT_PKT_SOCK=/tmp/ssnat-pkt.sock SSNAT_PKT_SCRIPT=$REPO/tests/lib/ssnat_pkt.py
+	export SSNAT_PKT_SOCK=/tmp/ssnat-pkt.sock SSNAT_PKT_SCRIPT
 	if mkdir /tmp/ssnat-pkt.started 2>/dev/null; then
 		setsid $PY "$SSNAT_PKT_SCRIPT" serve --socket "$SSNAT_PKT_SOCK" </dev/null >/tmp/ssnat-pkt.log 2>&1 &
 	fi

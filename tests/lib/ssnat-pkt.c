@@ -85,7 +85,7 @@ int main(int argc, char **argv)
 		if (fds[i] < 0)
 			return 1;
 	}
-	iov.iov_base = len ? buf : "";
+	iov.iov_base = buf;
 	iov.iov_len = len;
 	msg.msg_iov = &iov;
 	msg.msg_iovlen = 1;

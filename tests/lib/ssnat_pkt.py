@@ -22,6 +22,7 @@ pseudo-header sum instead.
            per command: under TCG a start costs seconds)
 """
 import argparse
+import ctypes
 import ipaddress
 import json
 import os
@@ -29,7 +30,9 @@ import select
 import socket
 import struct
 import sys
+import threading
 import time
+import traceback
 
 ETH_P_ALL = 0x0003
 ETH_P_IP = 0x0800
@@ -734,8 +737,6 @@ def _worker(conn):
     client. The child becomes the client's stand-in (its mount and network namespaces,
     CPU affinity, working directory and standard streams), runs argv and sends its exit
     status back as 4 bytes; if the client goes away first, so does the child."""
-    import ctypes  # (imported by the server already: these cost nothing here)
-    import threading
     msg, fds, _, _ = socket.recv_fds(conn, 1 << 16, 3)
     pid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[0]
     argv = [x.decode() for x in msg.split(b"\0")[:-1]]
@@ -763,10 +764,6 @@ def _worker(conn):
         elif e.code is not None:
             print(e.code, file=sys.stderr)
             code = 1
-    except BaseException:  # the stand-in reports like the script would
-        import traceback
-        traceback.print_exc()
-        code = 1
     return code
 
 
@@ -774,11 +771,8 @@ _LIBC = []
 
 
 def serve(path):
-    import ctypes
     import gc
     import signal
-    import threading  # noqa: F401 (for the workers)
-    import traceback  # noqa: F401
     _LIBC.append(ctypes.CDLL(None, use_errno=True))
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # no zombies: nobody waits for a worker
     gc.freeze()  # (a child's collections then leave the server's pages shared)
@@ -800,8 +794,7 @@ def serve(path):
                 srv.close()
                 signal.signal(signal.SIGCHLD, signal.SIG_DFL)
                 code = _worker(conn)
-            except BaseException:  # the request itself failed (setns, say)
-                import traceback
+            except BaseException:  # as the script would report it (or a failed setns)
                 traceback.print_exc()
             finally:
                 try:
