@@ -41,7 +41,7 @@ pub mod xtables;
 use abi::SsnatInfo;
 use packet::{Mapping, Outcome, Plan, Rewritten, Skip};
 use profiles::{ProfileUse, UseError};
-use xtables::{CheckContext, HookRcu, Packet, RuleDesc, RuleStats, SkBuff, Verdict};
+use xtables::{CheckContext, HookRcu, Packet, RuleDesc, RuleStats, Verdict};
 
 module! {
     type: SsnatModule,
@@ -81,6 +81,19 @@ impl RuleState {
         self.stats.count(idx, n);
         if let Some(u) = &self.profile {
             u.profile.stats.add(idx, n);
+        }
+    }
+
+    /// Keeps a `CHECKSUM_COMPLETE` sum right after a rewrite of the packet (of `len`
+    /// bytes) and counts it, or counts why it was left alone.
+    #[inline(always)]
+    fn account(&self, pkt: &mut Packet<'_>, res: core::result::Result<Rewritten, Skip>, len: usize) {
+        match res {
+            Ok(done) => {
+                pkt.csum_adjust(done.l3_delta().folded(), done.l4_delta().folded());
+                self.count_rewritten(len);
+            }
+            Err(why) => self.count(counter::SKIP + why as usize, 1),
         }
     }
 
@@ -185,8 +198,8 @@ impl xtables::Target for Ssnat {
         Ok(KBox::new(RuleState { stats, map: Mapping::from_info(info), profile }, GFP_KERNEL_ACCOUNT)?)
     }
 
-    fn target(skb: &mut SkBuff, _info: &SsnatInfo, state: &RuleState, _family: u8, _hooknum: u8, rcu: &HookRcu) -> Verdict {
-        let mut pkt = skb.packet();
+    #[inline(always)]
+    fn target(pkt: &mut Packet<'_>, _info: &SsnatInfo, state: &RuleState, rcu: &HookRcu) -> Verdict {
         if pkt.tracked() {
             // Conntrack saw this packet first: its entry keeps the old source. SSNAT
             // still rewrites (it is stateless), and counts it, so users can tell.
@@ -199,26 +212,29 @@ impl xtables::Target for Ssnat {
             Some(u) => u.profile.mapping(rcu),
             None => &state.map,
         };
-        match rewrite(&mut pkt, map) {
-            Ok(done) => {
-                pkt.csum_adjust(done.l3_delta.folded(), done.l4_delta.folded());
-                state.count_rewritten(len);
+        // The linear part of the packet is private and writable (the glue saw to it): a
+        // common packet is rewritten there in one pass, any other out of line. (A clone
+        // that could not be unshared has no writable bytes: it goes the other way.) Each
+        // way counts its own outcome, so that the common one's stays in registers.
+        let csum_start = pkt.csum_start();
+        match packet::rewrite_common(pkt.head_mut(), len, map, csum_start) {
+            Some(res) => state.account(pkt, res, len),
+            None => {
+                let res = rewrite_other(pkt, map);
+                state.account(pkt, res, len)
             }
-            Err(why) => state.count(counter::SKIP + why as usize, 1),
         }
         // Whatever happens, the packet goes on: SSNAT rewrites or leaves it alone.
         Verdict::Continue
     }
 }
 
-/// Rewrites the packet's source as `map` says, or says why not.
-///
-/// The linear part of the packet is private and writable (`SkBuff::packet` saw to it):
-/// the rewrite is done there in one pass when the headers are there ([`packet::rewrite`]).
-/// Headers beyond the linear part are read through a copy, and then the bytes the plan
-/// writes are made writable (pulled from the pages), as for SCTP's CRC over a paged
-/// packet.
-fn rewrite(pkt: &mut Packet<'_>, map: &Mapping) -> core::result::Result<Rewritten, Skip> {
+/// The rewrite of a packet the common path leaves: planned from the linear part when
+/// it holds what the planner reads, else from a copy of the headers; when the plan
+/// writes beyond the writable bytes (SCTP's CRC over a paged packet, say), they are
+/// made writable (pulled from the pages) first.
+#[inline(never)]
+fn rewrite_other(pkt: &mut Packet<'_>, map: &Mapping) -> core::result::Result<Rewritten, Skip> {
     if pkt.no_memory() {
         return Err(Skip::NoMemory);
     }
@@ -227,14 +243,11 @@ fn rewrite(pkt: &mut Packet<'_>, map: &Mapping) -> core::result::Result<Rewritte
     let need = len.min(packet::MAX_PLAN_LEN);
     let head = pkt.head_mut();
     if head.len() >= need {
-        return match packet::rewrite(head, len, map, csum_start) {
+        return match packet::rewrite_other(head, len, map, csum_start) {
             Outcome::Done(done) => Ok(done),
             Outcome::Skipped(why) => Err(why),
             Outcome::Later(plan) => apply_later(pkt, &plan),
         };
-    }
-    if let Some(done) = packet::rewrite_common(head, len, map, csum_start) {
-        return done;
     }
     // Headers not all in the linear part (or a packet too short for any): plan from a
     // copy.

@@ -67,14 +67,6 @@ void ssnat_counters_add(u64 __percpu *c, unsigned int idx, u64 n)
 	this_cpu_add(c[idx], n);
 }
 
-/* Two counters at once (packets and bytes): one call on the packet path. */
-void ssnat_counters_add2(u64 __percpu *c, unsigned int i, u64 n, unsigned int j,
-			 u64 m)
-{
-	this_cpu_add(c[i], n);
-	this_cpu_add(c[j], m);
-}
-
 u64 ssnat_counters_sum(u64 __percpu *c, unsigned int idx)
 {
 	u64 sum = 0;
@@ -168,17 +160,11 @@ void ssnat_rule_free(struct ssnat_rule *r)
 	kfree(r);
 }
 
-void ssnat_rule_count(struct ssnat_rule *r, unsigned int idx, u64 n)
+/* The rule's counters and how many there are: the packet path adds to them. */
+u64 __percpu *ssnat_rule_counters(struct ssnat_rule *r, unsigned int *n)
 {
-	if (likely(r && idx < ssnat_ncounters))
-		ssnat_counters_add(r->cnt, idx, n);
-}
-
-void ssnat_rule_count2(struct ssnat_rule *r, unsigned int i, u64 n,
-		       unsigned int j, u64 m)
-{
-	if (likely(r && i < ssnat_ncounters && j < ssnat_ncounters))
-		ssnat_counters_add2(r->cnt, i, n, j, m);
+	*n = ssnat_ncounters;
+	return r->cnt;
 }
 
 /* /proc/net/xt_SSNAT: one line per rule of this namespace. */
@@ -237,11 +223,82 @@ static struct pernet_operations ssnat_net_ops = {
 
 /* ---- the xtables targets ------------------------------------------------ */
 
-static unsigned int ssnat_tg(struct sk_buff *skb,
-			     const struct xt_action_param *par)
+static_assert(sizeof(struct ssnat_skb_view) == 24);
+static_assert(offsetof(struct ssnat_skb_view, len) == 8);
+static_assert(offsetof(struct ssnat_skb_view, writable) == 12);
+static_assert(offsetof(struct ssnat_skb_view, csum_start) == 16);
+static_assert(offsetof(struct ssnat_skb_view, flags) == 20);
+
+/*
+ * Fills *v for the packet path. A clone gets its linear part unshared first
+ * (pskb_expand_head() through skb_ensure_writable(), which ip_forward's
+ * skb_cow() or any mangling target would do anyway), so that every linear
+ * byte from the network header on may then be written in place.
+ */
+static __always_inline void ssnat_skb_view(struct sk_buff *skb,
+					   struct ssnat_skb_view *v)
 {
-	return ssnat_rust_target(skb, par->targinfo, xt_family(par),
-				 xt_hooknum(par));
+	int noff = skb_network_offset(skb);
+	s32 csum_start = -1;
+	int linear;
+	u8 flags = 0;
+
+	if (unlikely(noff < 0 || noff > skb->len)) {
+		v->data = NULL;
+		v->len = 0;
+		v->writable = 0;
+		v->csum_start = -1;
+		v->flags = 0;
+		return;
+	}
+	/*
+	 * skb_ensure_writable(skb, skb_headlen(skb)) without its call and its
+	 * pull (the length is the linear part's): a clone whose header is shared
+	 * gets its own copy. One that cannot have it gets no writable bytes.
+	 */
+	linear = (int)skb_headlen(skb) - noff;
+	if (unlikely(skb_cloned(skb)) &&
+	    !skb_clone_writable(skb, skb_headlen(skb)) &&
+	    pskb_expand_head(skb, 0, 0, GFP_ATOMIC)) {
+		flags |= SSNAT_VIEW_NOMEM;
+		linear = 0;
+	}
+	v->data = skb_network_header(skb);
+	v->len = skb->len - noff;
+	/* The linear part is part of the packet: linear <= len. */
+	v->writable = max(linear, 0);
+	if (skb->ip_summed == CHECKSUM_PARTIAL)
+		csum_start = skb_checksum_start_offset(skb) - noff;
+	else if (skb->ip_summed == CHECKSUM_COMPLETE)
+		flags |= SSNAT_VIEW_COMPLETE;
+#if IS_ENABLED(CONFIG_NF_CONNTRACK)
+	{
+		enum ip_conntrack_info ctinfo;
+		struct nf_conn *ct = nf_ct_get(skb, &ctinfo);
+
+		/* Only reads skb->_nfct: no call into conntrack. */
+		if (ct && !nf_ct_is_template(ct))
+			flags |= SSNAT_VIEW_TRACKED;
+	}
+#endif
+	v->csum_start = csum_start;
+	v->flags = flags;
+}
+
+/*
+ * The view is filled here, in the target's frame, and lent to Rust. It holds no
+ * buffer, and Rust writes it only field by field, by type: no canary is needed,
+ * and the packet path does without one. ssnat_skb_view() sets every field on
+ * every path (the padding is never read), so the view is not zeroed first
+ * either (CONFIG_INIT_STACK_ALL_ZERO would).
+ */
+static __no_stack_protector unsigned int ssnat_tg(struct sk_buff *skb,
+						  const struct xt_action_param *par)
+{
+	struct ssnat_skb_view v __uninitialized;
+
+	ssnat_skb_view(skb, &v);
+	return ssnat_rust_target(skb, &v, par->targinfo);
 }
 
 /*
@@ -371,64 +428,6 @@ void ssnat_glue_unregister(void)
 }
 
 /* ---- packet access ------------------------------------------------------ */
-
-static_assert(sizeof(struct ssnat_skb_view) == 24);
-static_assert(offsetof(struct ssnat_skb_view, len) == 8);
-static_assert(offsetof(struct ssnat_skb_view, writable) == 12);
-static_assert(offsetof(struct ssnat_skb_view, csum_start) == 16);
-static_assert(offsetof(struct ssnat_skb_view, flags) == 20);
-
-/*
- * Fills *v for the packet path. A clone gets its linear part unshared first
- * (pskb_expand_head() through skb_ensure_writable(), which ip_forward's
- * skb_cow() or any mangling target would do anyway), so that every linear
- * byte from the network header on may then be written in place.
- */
-void ssnat_skb_view(struct sk_buff *skb, struct ssnat_skb_view *v)
-{
-	int noff = skb_network_offset(skb);
-	bool priv;
-	int linear;
-
-	v->flags = 0;
-	v->csum_start = -1;
-	if (noff < 0 || noff > skb->len) {
-		v->data = NULL;
-		v->len = 0;
-		v->writable = 0;
-		return;
-	}
-	v->len = skb->len - noff;
-	/*
-	 * skb_ensure_writable(skb, skb_headlen(skb)) without its call and its
-	 * pull (the length is the linear part's): a clone whose header is shared
-	 * gets its own copy.
-	 */
-	priv = !skb_cloned(skb) || skb_clone_writable(skb, skb_headlen(skb));
-	if (!priv) {
-		if (pskb_expand_head(skb, 0, 0, GFP_ATOMIC))
-			v->flags |= SSNAT_VIEW_NOMEM;
-		else
-			priv = true;
-	}
-	linear = (int)skb_headlen(skb) - noff;
-	v->data = skb_network_header(skb);
-	v->writable = (linear > 0 && priv) ? min_t(u32, linear, v->len) : 0;
-	if (skb->ip_summed == CHECKSUM_PARTIAL)
-		v->csum_start = skb_checksum_start_offset(skb) - noff;
-	else if (skb->ip_summed == CHECKSUM_COMPLETE)
-		v->flags |= SSNAT_VIEW_COMPLETE;
-#if IS_ENABLED(CONFIG_NF_CONNTRACK)
-	{
-		enum ip_conntrack_info ctinfo;
-		struct nf_conn *ct = nf_ct_get(skb, &ctinfo);
-
-		/* Only reads skb->_nfct: no call into conntrack. */
-		if (ct && !nf_ct_is_template(ct))
-			v->flags |= SSNAT_VIEW_TRACKED;
-	}
-#endif
-}
 
 /*
  * The first `len` bytes from the network header on: a pointer into the skb

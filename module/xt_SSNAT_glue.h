@@ -13,12 +13,15 @@ struct sk_buff;
 struct net;
 struct ssnat_rule;
 
+struct ssnat_skb_view;
+
 /*
  * The packet path in Rust, called directly (no function pointer on the packet
- * path): defined by xtables::target_entry! in xt_SSNAT.rs.
+ * path) with the view the target has just filled: defined by
+ * xtables::target_entry! in xt_SSNAT.rs.
  */
-unsigned int ssnat_rust_target(struct sk_buff *skb, const void *info, u8 family,
-			       u8 hooknum);
+unsigned int ssnat_rust_target(struct sk_buff *skb, struct ssnat_skb_view *view,
+			       const void *info);
 
 /* Callbacks into Rust. */
 typedef int (*ssnat_check_fn)(void *info, const struct net *net, u8 family,
@@ -37,10 +40,11 @@ int ssnat_glue_register(const char *name, u8 revision, unsigned int targetsize,
 void ssnat_glue_unregister(void);
 
 /*
- * Packet access, relative to the network header. ssnat_skb_view() is the one
- * call per packet: it makes the linear part private to the skb (unsharing a
- * clone, as ip_forward's skb_cow would) and says what Rust needs to know.
- * Rust declares the same struct (xtables.rs); both sides assert its layout.
+ * Packet access, relative to the network header. The target fills this view
+ * before it calls Rust (ssnat_skb_view(), inline): it makes the linear part
+ * private to the skb (unsharing a clone, as ip_forward's skb_cow would) and
+ * says what Rust needs to know. Rust declares the same struct (xtables.rs);
+ * both sides assert its layout.
  */
 struct ssnat_skb_view {
 	u8 *data;		/* the network header */
@@ -54,7 +58,6 @@ struct ssnat_skb_view {
 #define SSNAT_VIEW_COMPLETE	2	/* CHECKSUM_COMPLETE: skb->csum to keep right */
 #define SSNAT_VIEW_NOMEM	4	/* a clone could not be unshared */
 
-void ssnat_skb_view(struct sk_buff *skb, struct ssnat_skb_view *v);
 const u8 *ssnat_skb_header(const struct sk_buff *skb, unsigned int len, u8 *buf);
 u8 *ssnat_skb_writable_network(struct sk_buff *skb, unsigned int len);
 void ssnat_skb_csum_adjust(struct sk_buff *skb, u16 l3, u16 l4);
@@ -66,16 +69,12 @@ struct ssnat_rule *ssnat_rule_new(const struct net *net, u8 family,
 				  u8 prefix_len, u16 min_port, u16 max_port,
 				  u32 seed, const char *profile);
 void ssnat_rule_free(struct ssnat_rule *rule);
-void ssnat_rule_count(struct ssnat_rule *rule, unsigned int idx, u64 n);
-void ssnat_rule_count2(struct ssnat_rule *rule, unsigned int i, u64 n,
-		       unsigned int j, u64 m);
+u64 __percpu *ssnat_rule_counters(struct ssnat_rule *rule, unsigned int *n);
 
 /* Per-CPU counters (of a profile). */
 u64 __percpu *ssnat_counters_alloc(unsigned int n);
 void ssnat_counters_free(u64 __percpu *c);
 void ssnat_counters_add(u64 __percpu *c, unsigned int idx, u64 n);
-void ssnat_counters_add2(u64 __percpu *c, unsigned int i, u64 n, unsigned int j,
-			 u64 m);
 u64 ssnat_counters_sum(u64 __percpu *c, unsigned int idx);
 
 /* Read-only facts in /sys/module/xt_SSNAT/parameters/. */

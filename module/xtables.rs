@@ -101,16 +101,10 @@ pub trait Target: 'static {
     /// checkentry: accepts or refuses a rule, and sets up its private state.
     fn check(info: &Self::Info, ctx: &CheckContext<'_>) -> Result<KBox<Self::Private>>;
 
-    /// The packet path. `private` is what [`Target::check`] set up for this rule;
-    /// `rcu` proves the call runs inside the hook's RCU read-side critical section.
-    fn target(
-        skb: &mut SkBuff,
-        info: &Self::Info,
-        private: &Self::Private,
-        family: u8,
-        hooknum: u8,
-        rcu: &HookRcu,
-    ) -> Verdict;
+    /// The packet path. `pkt` is the packet, its linear part already private to this
+    /// skb; `private` is what [`Target::check`] set up for this rule; `rcu` proves the
+    /// call runs inside the hook's RCU read-side critical section.
+    fn target(pkt: &mut Packet<'_>, info: &Self::Info, private: &Self::Private, rcu: &HookRcu) -> Verdict;
 }
 
 /// Proof that the code holding it runs inside the RCU read-side critical section in
@@ -131,8 +125,9 @@ pub struct HookRcu {
 unsafe impl crate::rcu_box::ReadSide for HookRcu {}
 
 /// Exports `T`'s packet path as `ssnat_rust_target`, the symbol the C glue's
-/// `xt_target.target` calls directly (a function pointer set at registration would
-/// make every packet pay an indirect call). Use once, in the crate root.
+/// `xt_target.target` calls directly, with the skb and the view of it the glue has
+/// just filled (a function pointer set at registration would make every packet pay an
+/// indirect call). Use once, in the crate root.
 #[macro_export]
 macro_rules! target_entry {
     ($t:ty) => {
@@ -144,13 +139,12 @@ macro_rules! target_entry {
         #[no_mangle]
         pub unsafe extern "C" fn ssnat_rust_target(
             skb: *mut kernel::bindings::sk_buff,
+            view: *mut kernel::ffi::c_void,
             info: *const kernel::ffi::c_void,
-            family: u8,
-            hooknum: u8,
         ) -> kernel::ffi::c_uint {
-            // SAFETY: the glue passes what xtables passes its target, the contract of
-            // `target_callback`.
-            unsafe { $crate::xtables::target_callback::<$t>(skb, info, family, hooknum) }
+            // SAFETY: the glue passes what xtables passes its target and the view it
+            // filled, the contract of `target_callback`.
+            unsafe { $crate::xtables::target_callback::<$t>(skb, view, info) }
         }
     };
 }
@@ -171,7 +165,6 @@ extern "C" {
         ncounters: c_uint,
     ) -> c_int;
     fn ssnat_glue_unregister();
-    fn ssnat_skb_view(skb: *mut bindings::sk_buff, view: *mut RawView);
     fn ssnat_skb_header(skb: *const bindings::sk_buff, len: c_uint, buf: *mut u8) -> *const u8;
     fn ssnat_skb_writable_network(skb: *mut bindings::sk_buff, len: c_uint) -> *mut u8;
     fn ssnat_skb_csum_adjust(skb: *mut bindings::sk_buff, l3: u16, l4: u16);
@@ -191,15 +184,15 @@ extern "C" {
     fn ssnat_rule_free(rule: *mut RawRule);
     fn ssnat_counters_alloc(n: c_uint) -> *mut u64;
     fn ssnat_counters_free(c: *mut u64);
+    // The counters' fallback, where `percpu_add` has no instruction of its own.
+    #[cfg(not(all(target_arch = "x86_64", CONFIG_SMP)))]
     fn ssnat_counters_add(c: *mut u64, idx: c_uint, n: u64);
-    fn ssnat_counters_add2(c: *mut u64, i: c_uint, n: u64, j: c_uint, m: u64);
     fn ssnat_counters_sum(c: *mut u64, idx: c_uint) -> u64;
     fn ssnat_glue_set_abi_version(v: c_uint);
     fn ssnat_glue_max_profiles() -> c_uint;
     fn ssnat_glue_log_ratelimit() -> bool;
     fn ssnat_glue_set_net_exit(f: Option<extern "C" fn(*const Net)>);
-    fn ssnat_rule_count(rule: *mut RawRule, idx: c_uint, n: u64);
-    fn ssnat_rule_count2(rule: *mut RawRule, i: c_uint, n: u64, j: c_uint, m: u64);
+    fn ssnat_rule_counters(rule: *mut RawRule, n: *mut c_uint) -> *mut u64;
 }
 
 /// Most counters a target may have (`SSNAT_MAX_COUNTERS` in the glue).
@@ -281,19 +274,13 @@ impl<T: Target> Drop for Registration<T> {
 ///
 /// # Safety
 ///
-/// Called by xtables, inside a netfilter hook (under `rcu_read_lock()`), with a valid
-/// skb and the rule's info blob, which checkentry accepted and which is
+/// Called by the glue's target, inside a netfilter hook (under `rcu_read_lock()`),
+/// with a valid skb, the `struct ssnat_skb_view` the glue has just filled for it
+/// (`ssnat_skb_view()`: the linear part is private to the skb, or the view says it is
+/// not writable), and the rule's info blob, which checkentry accepted and which is
 /// `size_of::<T::Info>()` bytes, 8-aligned.
 #[inline(always)]
-pub unsafe fn target_callback<T: Target>(
-    skb: *mut bindings::sk_buff,
-    info: *const c_void,
-    family: u8,
-    hooknum: u8,
-) -> c_uint {
-    // SAFETY: xtables passes the skb it owns for the duration of the call, and nothing
-    // else touches it meanwhile.
-    let skb = unsafe { SkBuff::from_raw(skb) };
+pub unsafe fn target_callback<T: Target>(skb: *mut bindings::sk_buff, view: *mut c_void, info: *const c_void) -> c_uint {
     // SAFETY: per the function's safety contract `info` points to a `T::Info` that is
     // only read while rules are in place.
     let info = unsafe { &*info.cast::<T::Info>() };
@@ -308,7 +295,11 @@ pub unsafe fn target_callback<T: Target>(
     // INVARIANT: we are inside the hook (the function's safety contract), for the
     // duration of the call.
     let rcu = HookRcu { _not_send: PhantomData };
-    T::target(skb, info, private, family, hooknum, &rcu).to_raw()
+    // SAFETY: xtables passes the skb it owns for the duration of the call, and nothing
+    // else touches it meanwhile; the glue filled `view` for it just now, on its stack,
+    // and lends it for the call.
+    let mut pkt = unsafe { Packet::from_raw(skb, view.cast::<RawView>()) };
+    T::target(&mut pkt, info, private, &rcu).to_raw()
 }
 
 /// # Safety
@@ -382,39 +373,17 @@ unsafe extern "C" fn destroy_callback<T: Target>(info: *mut c_void, family: u8) 
     }
 }
 
-/// A packet in the packet path: a view of a `struct sk_buff` that reads headers in
-/// place or through a copy and writes only bytes it has made writable.
+/// A `struct sk_buff` in the packet path.
 ///
 /// # Invariants
 ///
 /// `self.0` is a valid `struct sk_buff` owned by the current hook invocation.
 #[repr(transparent)]
-pub struct SkBuff(bindings::sk_buff);
+struct SkBuff(bindings::sk_buff);
 
 impl SkBuff {
-    /// # Safety
-    ///
-    /// `ptr` must be a valid skb, not used by anyone else for the lifetime `'a`.
-    unsafe fn from_raw<'a>(ptr: *mut bindings::sk_buff) -> &'a mut SkBuff {
-        // SAFETY: `SkBuff` is `repr(transparent)` over `sk_buff`; validity and exclusive
-        // use come from the caller.
-        unsafe { &mut *ptr.cast::<SkBuff>() }
-    }
-
     fn as_raw(&self) -> *mut bindings::sk_buff {
         core::ptr::from_ref(&self.0).cast_mut()
-    }
-
-    /// Makes the linear part of the packet private to this skb (unsharing a clone, as
-    /// any mangling of the packet must) and looks at the packet, with one call into
-    /// the glue.
-    pub fn packet(&mut self) -> Packet<'_> {
-        let mut view = RawView { data: core::ptr::null_mut(), len: 0, writable: 0, csum_start: -1, flags: 0, pad: [0; 3] };
-        // SAFETY: by the type invariant the skb is valid and ours; `view` is valid for
-        // writes of the struct the glue fills.
-        unsafe { ssnat_skb_view(self.as_raw(), &mut view) };
-        // INVARIANT: the glue filled `view` for this skb, just now.
-        Packet { skb: self, view }
     }
 }
 
@@ -443,8 +412,10 @@ const VIEW_TRACKED: u8 = 1;
 const VIEW_COMPLETE: u8 = 2;
 const VIEW_NOMEM: u8 = 4;
 
-/// A packet in the packet path, from its network header on: what the glue said of it,
-/// and the bytes it may write in place.
+/// A packet in the packet path, from its network header on: what the glue said of it
+/// (its linear part made private to the skb, a clone's unshared, as any mangling of
+/// the packet must), and the bytes it may write in place. It reads headers in place or
+/// through a copy and writes only bytes it has made writable.
 ///
 /// # Invariants
 ///
@@ -454,10 +425,21 @@ const VIEW_NOMEM: u8 = 4;
 /// changes the skb's data, and it refreshes `view`.
 pub struct Packet<'a> {
     skb: &'a mut SkBuff,
-    view: RawView,
+    view: &'a mut RawView,
 }
 
-impl Packet<'_> {
+impl<'a> Packet<'a> {
+    /// # Safety
+    ///
+    /// `skb` must be a valid skb and `view` the glue's view of it as it is now
+    /// (`ssnat_skb_view()`), both used by no one else for the lifetime `'a`.
+    unsafe fn from_raw(skb: *mut bindings::sk_buff, view: *mut RawView) -> Packet<'a> {
+        // SAFETY: `SkBuff` is `repr(transparent)` over `sk_buff`; validity, exclusive
+        // use and the view's being current come from the caller.
+        // INVARIANT: the caller's contract.
+        unsafe { Packet { skb: &mut *skb.cast::<SkBuff>(), view: &mut *view } }
+    }
+
     /// Bytes of the packet from the network header on.
     pub fn len(&self) -> usize {
         self.view.len as usize
@@ -487,7 +469,8 @@ impl Packet<'_> {
     /// The linear bytes from the network header on that may be written in place (at
     /// most [`Packet::len`]; none if a clone could not be unshared).
     pub fn head_mut(&mut self) -> &mut [u8] {
-        if self.view.data.is_null() || self.view.writable == 0 {
+        // (By the type invariant, `data` is not NULL when bytes are writable.)
+        if self.view.writable == 0 {
             return &mut [];
         }
         // SAFETY: by the type invariant `data` is followed by `writable` linear bytes
@@ -532,10 +515,18 @@ impl Packet<'_> {
         Ok(self.head_mut())
     }
 
+    /// Whether the packet carries a `CHECKSUM_COMPLETE` sum, which a rewrite must keep
+    /// right ([`Packet::csum_adjust`]).
+    #[inline(always)]
+    pub fn csum_complete(&self) -> bool {
+        self.view.flags & VIEW_COMPLETE != 0
+    }
+
     /// Adds the one's-complement differences of a rewrite to a `CHECKSUM_COMPLETE`
     /// sum (nothing to do for any other checksum state).
+    #[inline(always)]
     pub fn csum_adjust(&mut self, l3: u16, l4: u16) {
-        if self.view.flags & VIEW_COMPLETE != 0 {
+        if self.csum_complete() {
             // SAFETY: by the type invariant the skb is valid and ours.
             unsafe { ssnat_skb_csum_adjust(self.skb.as_raw(), l3, l4) };
         }
@@ -570,9 +561,13 @@ pub struct RuleDesc<'a> {
 ///
 /// # Invariants
 ///
-/// `self.0` is a live `struct ssnat_rule` from `ssnat_rule_new`, freed only on drop.
-#[repr(transparent)]
-pub struct RuleStats(NonNull<RawRule>);
+/// `rule` is a live `struct ssnat_rule` from `ssnat_rule_new`, freed only on drop;
+/// `cnt` is its per-CPU array of `n` counters, which lives as long.
+pub struct RuleStats {
+    rule: NonNull<RawRule>,
+    cnt: NonNull<u64>,
+    n: usize,
+}
 
 // SAFETY: the counters are per CPU and the rule list is protected by a mutex in C:
 // `RuleStats` can be used from any CPU and dropped from any thread.
@@ -599,33 +594,80 @@ impl RuleStats {
                 desc.profile.map_or(core::ptr::null(), |p| p.as_char_ptr()),
             )
         };
-        // INVARIANT: a non-NULL result is a live rule.
-        NonNull::new(raw).map(RuleStats).ok_or(ENOMEM)
+        let rule = NonNull::new(raw).ok_or(ENOMEM)?;
+        let mut n: c_uint = 0;
+        // SAFETY: the rule is live (just allocated); `n` is valid for a write.
+        let cnt = unsafe { ssnat_rule_counters(rule.as_ptr(), &mut n) };
+        // INVARIANT: a live rule, and its counters (allocated with it: never NULL),
+        // which the packet path adds to without going through the rule.
+        let Some(cnt) = NonNull::new(cnt) else {
+            // SAFETY: the rule is live and ours; nothing else refers to it.
+            unsafe { ssnat_rule_free(rule.as_ptr()) };
+            return Err(ENOMEM);
+        };
+        Ok(RuleStats { rule, cnt, n: n as usize })
     }
 
-    /// Adds `n` to counter `idx` (an index into [`Target::COUNTERS`]) on this CPU.
+    /// Adds `n` to counter `idx` (an index into [`Target::COUNTERS`]) on this CPU (an
+    /// index out of range is ignored).
+    #[inline]
     pub fn count(&self, idx: usize, n: u64) {
-        let idx = c_uint::try_from(idx).unwrap_or(c_uint::MAX);
-        // SAFETY: by the type invariant the rule is live; the glue ignores an index out
-        // of range.
-        unsafe { ssnat_rule_count(self.0.as_ptr(), idx, n) };
+        if idx < self.n {
+            // SAFETY: by the type invariant the counters are live; `idx` is in range.
+            unsafe { percpu_add(self.cnt, idx, n) };
+        }
     }
 
-    /// Adds `n` to counter `i` and `m` to counter `j` on this CPU, in one call.
+    /// Adds `n` to counter `i` and `m` to counter `j` on this CPU (indices out of
+    /// range: nothing).
+    #[inline]
     pub fn count2(&self, i: usize, n: u64, j: usize, m: u64) {
-        let i = c_uint::try_from(i).unwrap_or(c_uint::MAX);
-        let j = c_uint::try_from(j).unwrap_or(c_uint::MAX);
-        // SAFETY: by the type invariant the rule is live; the glue ignores indices out
-        // of range.
-        unsafe { ssnat_rule_count2(self.0.as_ptr(), i, n, j, m) };
+        if i < self.n && j < self.n {
+            // SAFETY: by the type invariant the counters are live; both indices are in
+            // range.
+            unsafe {
+                percpu_add(self.cnt, i, n);
+                percpu_add(self.cnt, j, m);
+            }
+        }
     }
 }
 
 impl Drop for RuleStats {
     fn drop(&mut self) {
-        // SAFETY: by the type invariant the rule is live and ours.
-        unsafe { ssnat_rule_free(self.0.as_ptr()) };
+        // SAFETY: by the type invariant the rule is live and ours (its counters go
+        // with it).
+        unsafe { ssnat_rule_free(self.rule.as_ptr()) };
     }
+}
+
+/// `this_cpu_add(base[idx], n)`: adds `n` to this CPU's copy of counter `idx` of the
+/// per-CPU array `base`, safe against preemption and interrupts on this CPU.
+///
+/// On x86-64 (SMP) that is the one instruction the C macro gives, here without a call;
+/// elsewhere the glue's `ssnat_counters_add()` does it.
+///
+/// # Safety
+///
+/// `base` is a live per-CPU array (from `ssnat_counters_alloc`) of more than `idx`
+/// counters.
+#[inline(always)]
+unsafe fn percpu_add(base: NonNull<u64>, idx: usize, n: u64) {
+    #[cfg(all(target_arch = "x86_64", CONFIG_SMP))]
+    // SAFETY: on x86-64 SMP a per-CPU pointer is an offset into the per-CPU area that
+    // %gs holds the base of in the kernel, and `this_cpu_add()` is this `add` to
+    // `%gs:ptr`, one instruction, so preemption or an interrupt cannot split it; the
+    // slot lies inside the array (the caller's contract). It writes only that slot and
+    // the flags (`asm!` assumes both may change).
+    unsafe {
+        kernel::asm!("addq {n}, %gs:({p},{i},8)"; p = in(reg) base.as_ptr(), i = in(reg) idx, n = in(reg) n, options(nostack));
+    }
+    #[cfg(not(all(target_arch = "x86_64", CONFIG_SMP)))]
+    // SAFETY: the caller's contract; `idx` fits `c_uint` (arrays are allocated with a
+    // `c_uint` count).
+    unsafe {
+        ssnat_counters_add(base.as_ptr(), idx as c_uint, n)
+    };
 }
 
 /// A set of per-CPU `u64` counters: adding touches this CPU's copy only, reading sums
@@ -657,19 +699,21 @@ impl PerCpuCounters {
     /// Adds `v` to counter `idx` on this CPU (an index out of range is ignored).
     pub fn add(&self, idx: usize, v: u64) {
         if idx < self.n {
-            // SAFETY: live per the type invariant; `idx` is in range (fits `c_uint`
-            // since `n` did).
-            unsafe { ssnat_counters_add(self.ptr.as_ptr(), idx as c_uint, v) };
+            // SAFETY: live per the type invariant; `idx` is in range.
+            unsafe { percpu_add(self.ptr, idx, v) };
         }
     }
 
-    /// Adds `n` to counter `i` and `m` to counter `j` on this CPU, in one call
-    /// (indices out of range: nothing).
+    /// Adds `n` to counter `i` and `m` to counter `j` on this CPU (indices out of
+    /// range: nothing).
+    #[inline]
     pub fn add2(&self, i: usize, n: u64, j: usize, m: u64) {
         if i < self.n && j < self.n {
-            // SAFETY: live per the type invariant; both indices in range (they fit
-            // `c_uint` since `n` did).
-            unsafe { ssnat_counters_add2(self.ptr.as_ptr(), i as c_uint, n, j as c_uint, m) };
+            // SAFETY: live per the type invariant; both indices in range.
+            unsafe {
+                percpu_add(self.ptr, i, n);
+                percpu_add(self.ptr, j, m);
+            }
         }
     }
 

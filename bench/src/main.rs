@@ -7,7 +7,7 @@
 //! writes it), through a wrapper of the same shape, `process_c`.
 
 use ssnat_core::csum;
-use ssnat_core::packet::{self, AddrMap, Family, Mapping};
+use ssnat_core::packet::{self, AddrMap, Family, Mapping, PortMap};
 use std::hint::black_box;
 
 const SRC4: [u8; 4] = [10, 0, 1, 2];
@@ -109,16 +109,16 @@ fn fam(v6: bool) -> Family {
     }
 }
 fn fixed(v6: bool) -> Mapping {
-    Mapping { family: fam(v6), addr: AddrMap::Fixed(addr(v6, 7)), ports: Some((4000, 4000)), seed: 0 }
+    Mapping { family: fam(v6), addr: AddrMap::Fixed(addr(v6, 7)), ports: PortMap::new(Some((4000, 4000))), seed: 0 }
 }
 fn range(v6: bool) -> Mapping {
-    Mapping { family: fam(v6), addr: AddrMap::Range { min: addr(v6, 10), max: addr(v6, 29) }, ports: Some((4000, 4999)), seed: 1 }
+    Mapping { family: fam(v6), addr: AddrMap::Range { min: addr(v6, 10), max: addr(v6, 29) }, ports: PortMap::new(Some((4000, 4999))), seed: 1 }
 }
 fn prefix(v6: bool) -> Mapping {
-    Mapping { family: fam(v6), addr: AddrMap::Prefix { base: addr(v6, 0), len: if v6 { 64 } else { 24 } }, ports: None, seed: 0 }
+    Mapping { family: fam(v6), addr: AddrMap::Prefix { base: addr(v6, 0), len: if v6 { 64 } else { 24 } }, ports: PortMap::new(None), seed: 0 }
 }
 fn port_only(v6: bool) -> Mapping {
-    Mapping { family: fam(v6), addr: AddrMap::Keep, ports: Some((4000, 4000)), seed: 0 }
+    Mapping { family: fam(v6), addr: AddrMap::Keep, ports: PortMap::new(Some((4000, 4000))), seed: 0 }
 }
 
 /// The C floor's scenario: measured through `process_c`.
@@ -163,7 +163,7 @@ extern "C" {
 /// address and port.
 #[inline(never)]
 fn process_c(pkt: &mut [u8], map: &Mapping) -> bool {
-    let (AddrMap::Fixed(min), Some((port, _))) = (map.addr, map.ports) else { return false };
+    let (AddrMap::Fixed(min), Some((port, _))) = (map.addr, map.ports.range()) else { return false };
     let addr = u32::from_ne_bytes([min[0], min[1], min[2], min[3]]);
     // SAFETY: `pkt` is valid for `pkt.len()` bytes of reads and writes, and the C code
     // touches no byte beyond the length it is given.

@@ -6,11 +6,14 @@
 //! with end-around carry by [`fold`].
 
 /// Folds a 32-bit one's-complement accumulator to 16 bits (end-around carry).
+///
+/// As the kernel's `csum_fold`: the top half of `sum + ror(sum, 16)` is `hi + lo`
+/// plus the carry out of the bottom half, which is that same sum's carry, and the
+/// carry out of the top is dropped: `hi + lo` with its carry wrapped around, in one
+/// step (the same value, 0 and 0xffff included, as folding twice).
 #[inline]
-pub const fn fold(mut sum: u32) -> u16 {
-    sum = (sum & 0xffff) + (sum >> 16);
-    sum = (sum & 0xffff) + (sum >> 16);
-    sum as u16
+pub const fn fold(sum: u32) -> u16 {
+    (sum.wrapping_add(sum.rotate_right(16)) >> 16) as u16
 }
 
 /// `sum(new) - sum(old)` over 32-bit words read by `word`, unfolded (no bounds
@@ -95,6 +98,12 @@ impl Delta {
         Delta(u32::from(u16::from_be_bytes(fold(self.0).to_ne_bytes())))
     }
 
+    /// The memory-order delta of a numeric one, folded (the same byte swap).
+    #[inline(always)]
+    pub fn to_memory_order(self) -> Delta {
+        self.from_memory_order()
+    }
+
     /// The change of one 16-bit word.
     #[inline(always)]
     pub fn word(old: u16, new: u16) -> Delta {
@@ -150,6 +159,31 @@ mod tests {
     fn rfc1071_example() {
         // RFC 1071, section 3: the sum of 0001 f203 f4f5 f6f7 is ddf2.
         assert_eq!(fold(sum(&[0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7])), 0xddf2);
+    }
+
+    #[test]
+    fn fold_is_two_end_around_folds() {
+        let twice = |mut s: u32| {
+            s = (s & 0xffff) + (s >> 16);
+            s = (s & 0xffff) + (s >> 16);
+            s as u16
+        };
+        let mut x = 0x9e37_79b9u32;
+        let edges = [0, 1, 0xffff, 0x1_0000, 0xfffe_0001, 0xffff_0000, 0xffff_0001, 0xffff_fffe, 0xffff_ffff];
+        for s in edges.into_iter().chain((0..1_000_000).map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x
+        })) {
+            assert_eq!(fold(s), twice(s), "{s:#x}");
+        }
+        for hi in (0..=0xffffu32).step_by(7) {
+            for lo in [0, 1, 0x7fff, 0xfffe, 0xffff] {
+                let s = hi << 16 | lo;
+                assert_eq!(fold(s), twice(s), "{s:#x}");
+            }
+        }
     }
 
     #[test]

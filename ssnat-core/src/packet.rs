@@ -124,6 +124,38 @@ pub enum AddrMap {
     },
 }
 
+/// How the source port (or ICMP echo identifier) is chosen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PortMap {
+    /// The port is kept.
+    Keep,
+    /// One port (a range of one, as [`PortMap::new`] makes it). The packet path tests
+    /// for it first.
+    Fixed(u16),
+    /// One port of `min..=max`, picked by a hash of the flow.
+    Range(u16, u16),
+}
+
+impl PortMap {
+    /// The mapping of a port range `min..=max`, or of none.
+    pub const fn new(range: Option<(u16, u16)>) -> PortMap {
+        match range {
+            None => PortMap::Keep,
+            Some((min, max)) if min == max => PortMap::Fixed(min),
+            Some((min, max)) => PortMap::Range(min, max),
+        }
+    }
+
+    /// The range, if the port changes.
+    pub const fn range(self) -> Option<(u16, u16)> {
+        match self {
+            PortMap::Keep => None,
+            PortMap::Fixed(p) => Some((p, p)),
+            PortMap::Range(min, max) => Some((min, max)),
+        }
+    }
+}
+
 /// What a rule writes into the source of a packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Mapping {
@@ -131,8 +163,8 @@ pub struct Mapping {
     pub family: Family,
     /// The address.
     pub addr: AddrMap,
-    /// The port range, if the port changes.
-    pub ports: Option<(u16, u16)>,
+    /// The port.
+    pub ports: PortMap,
     /// Seed of the flow hash.
     pub seed: u32,
 }
@@ -165,7 +197,7 @@ impl Mapping {
         } else {
             AddrMap::Range { min: info.min_addr, max: info.max_addr }
         };
-        let ports = (info.flags & abi::F_MAP_PORT != 0).then_some((info.min_port, info.max_port));
+        let ports = PortMap::new((info.flags & abi::F_MAP_PORT != 0).then_some((info.min_port, info.max_port)));
         Mapping { family, addr, ports, seed: info.seed }
     }
 
@@ -235,15 +267,18 @@ impl Mapping {
     /// change.
     #[inline(always)]
     pub fn map_port(&self, saddr: &[u8], daddr: &[u8], proto: u8, sport: u16, dport: u16) -> Option<u16> {
-        let (min, max) = self.ports?;
-        let new = if min == max { min } else { self.pick_port(saddr, daddr, proto, sport, dport) };
+        let new = match self.ports {
+            PortMap::Fixed(p) => p,
+            PortMap::Keep => return None,
+            PortMap::Range(min, max) => self.pick_port(saddr, daddr, proto, sport, dport, min, max),
+        };
         (new != sport).then_some(new)
     }
 
     /// The port of a range, by a hash of the flow.
     #[inline(never)]
-    fn pick_port(&self, saddr: &[u8], daddr: &[u8], proto: u8, sport: u16, dport: u16) -> u16 {
-        let (min, max) = self.ports.unwrap_or((0, 0));
+    #[allow(clippy::too_many_arguments)]
+    fn pick_port(&self, saddr: &[u8], daddr: &[u8], proto: u8, sport: u16, dport: u16, min: u16, max: u16) -> u16 {
         let h = match (self.family, chunk::<4>(saddr, 0), chunk::<4>(daddr, 0), chunk::<16>(saddr, 0), chunk::<16>(daddr, 0)) {
             (Family::V4, Some(s), Some(d), _, _) => hash::flow_hash(self.seed, s, d, proto, sport, dport),
             (Family::V6, _, _, Some(s), Some(d)) => hash::flow_hash(self.seed, s, d, proto, sport, dport),
@@ -427,19 +462,48 @@ pub struct Plan {
     writes: Writes,
     /// SCTP: the CRC32c to compute over `l4_off..end` once the port is stored.
     crc: Option<(usize, usize)>,
-    done: Rewritten,
+    done: Sums,
     /// Bytes from the network header on that [`apply`] reads and writes.
     pub write_len: usize,
 }
 
-/// What [`apply`] changed, for the caller to keep `CHECKSUM_COMPLETE` sums right.
+/// What a rewrite changed, for the caller to keep `CHECKSUM_COMPLETE` sums right.
+///
+/// The sums are kept as the rewrite made them (in memory order, unfolded) and turned
+/// into numbers only when asked for: most packets have no `CHECKSUM_COMPLETE` sum, and
+/// their path does no work for it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Rewritten {
+    l3: Delta,
+    l4: Delta,
+}
+
+impl Rewritten {
+    /// From sums in numeric order.
+    #[inline]
+    fn numeric(s: Sums) -> Rewritten {
+        Rewritten { l3: s.l3_delta.to_memory_order(), l4: s.l4_delta.to_memory_order() }
+    }
+
     /// Sum of the changes inside the network header (zero for IPv4, whose header
-    /// checksum absorbs them).
-    pub l3_delta: Delta,
-    /// Sum of the changes from the L4 header on.
-    pub l4_delta: Delta,
+    /// checksum absorbs them), numeric and folded.
+    #[inline]
+    pub fn l3_delta(&self) -> Delta {
+        self.l3.from_memory_order()
+    }
+
+    /// Sum of the changes from the L4 header on, numeric and folded.
+    #[inline]
+    pub fn l4_delta(&self) -> Delta {
+        self.l4.from_memory_order()
+    }
+}
+
+/// The sums of a [`Plan`], in numeric order (see [`Rewritten`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Sums {
+    l3_delta: Delta,
+    l4_delta: Delta,
 }
 
 fn be16(b: &[u8], off: usize) -> Option<u16> {
@@ -611,10 +675,11 @@ pub fn rewrite(pkt: &mut [u8], pkt_len: usize, map: &Mapping, csum_start: Option
     }
 }
 
-/// [`rewrite`] of any packet the common path leaves (kept out of line, so that the
-/// common path stays small).
+/// [`rewrite`] of any packet the common path leaves ([`rewrite_common`] returned
+/// `None`), with the same requirements; kept out of line, so that the common path
+/// stays small.
 #[inline(never)]
-fn rewrite_other(pkt: &mut [u8], pkt_len: usize, map: &Mapping, csum_start: Option<usize>) -> Outcome {
+pub fn rewrite_other(pkt: &mut [u8], pkt_len: usize, map: &Mapping, csum_start: Option<usize>) -> Outcome {
     match plan(pkt, pkt_len, map, csum_start) {
         Err(why) => Outcome::Skipped(why),
         Ok(p) if p.write_len > pkt.len() => Outcome::Later(p),
@@ -680,8 +745,12 @@ fn common<const N: usize>(
     let room = end.checked_sub(l4_off)?;
     // The L4 header's first 8 bytes hold both ports (or the echo identifier) and, but
     // for TCP and SCTP, the checksum.
-    let h = *chunk::<8>(pkt, l4_off)?;
-    let l4 = L4 { off: l4_off, end, proto, sport: u16::from_be_bytes([h[0], h[1]]), dport: u16::from_be_bytes([h[2], h[3]]) };
+    let h = chunk::<8>(pkt, l4_off)?;
+    let be = |w: &[u8]| match w.first_chunk::<2>() {
+        Some(w) => u16::from_be_bytes(*w),
+        None => 0,
+    };
+    let l4 = L4 { off: l4_off, end, proto, sport: be(&h[0..2]), dport: be(&h[2..4]) };
     match proto {
         proto::TCP => {
             let t = chunk::<20>(pkt, l4_off)?;
@@ -692,7 +761,7 @@ fn common<const N: usize>(
             finish::<N>(pkt, map, l4, 0, Some(c))
         }
         proto::UDP => {
-            let len = usize::from(u16::from_be_bytes([h[4], h[5]]));
+            let len = usize::from(be(&h[4..6]));
             if len < 8 || len > room {
                 return None;
             }
@@ -713,7 +782,8 @@ fn common<const N: usize>(
             }
             // The identifier plays the source port, with no destination port.
             let c = Check { off: l4_off + 2, pseudo: !v4, mangle_zero: false, zero_is_none: false, partial };
-            finish::<N>(pkt, map, L4 { sport: u16::from_be_bytes([h[4], h[5]]), dport: 0, ..l4 }, 4, Some(c))
+            let id = be(&h[4..6]);
+            finish::<N>(pkt, map, L4 { sport: id, dport: 0, ..l4 }, 4, Some(c))
         }
         _ => None,
     }
@@ -746,10 +816,12 @@ fn finish<const N: usize>(
 ) -> Option<Result<Rewritten, Skip>> {
     let v4 = N == 4;
     let (saddr_off, daddr_off) = if v4 { (12, 16) } else { (8, 24) };
-    let saddr = *chunk::<N>(pkt, saddr_off)?;
-    let daddr = *chunk::<N>(pkt, daddr_off)?;
-    let new_saddr = map.map_addr(&saddr, &daddr);
-    let new_port = map.map_port(&saddr, &daddr, l4.proto, l4.sport, l4.dport);
+    // The addresses are read in place (a hash of a range reads them there, not from a
+    // copy); the old source is kept for its checksum delta.
+    let (saddr_in, daddr_in) = (chunk::<N>(pkt, saddr_off)?, chunk::<N>(pkt, daddr_off)?);
+    let saddr = *saddr_in;
+    let new_saddr = map.map_addr(saddr_in, daddr_in);
+    let new_port = map.map_port(saddr_in, daddr_in, l4.proto, l4.sport, l4.dport);
     // SCTP's CRC covers the whole packet: it must all be here.
     let crc = check.is_none() && new_port.is_some() && l4.end != 0;
     if new_saddr.is_none() && new_port.is_none() {
@@ -795,9 +867,9 @@ fn finish<const N: usize>(
         store(pkt, c.off, &new.to_ne_bytes());
         l4_delta = data.plus(Delta::word(old, new));
     }
-    let mut done = Rewritten { l3_delta: l3.from_memory_order(), l4_delta: l4_delta.from_memory_order() };
+    let mut done = Rewritten { l3, l4: l4_delta };
     if crc {
-        done.l4_delta = done.l4_delta.plus(store_crc(pkt, l4.off, l4.end));
+        done.l4 = done.l4.plus(store_crc(pkt, l4.off, l4.end).to_memory_order());
     }
     Some(Ok(done))
 }
@@ -829,7 +901,7 @@ fn plan_any(head: &[u8], pkt_len: usize, map: &Mapping, csum_start: Option<usize
     let daddr = head.get(family.daddr_off()..family.daddr_off() + n).ok_or(Skip::Truncated)?;
     let new_saddr = map.map_addr(saddr, daddr);
     let mut w = Writes { words: [(0, 0); MAX_WORDS], n: 0, end: 0 };
-    let mut done = Rewritten::default();
+    let mut done = Sums::default();
 
     // The source address, and the IPv4 header checksum, which absorbs its change.
     let mut pseudo = Delta::ZERO;
@@ -1101,7 +1173,7 @@ pub fn apply(pkt: &mut [u8], plan: &Plan) -> Result<Rewritten, Skip> {
     if let Some((start, end)) = plan.crc {
         done.l4_delta = done.l4_delta.plus(store_crc(pkt, start, end));
     }
-    Ok(done)
+    Ok(Rewritten::numeric(done))
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use ssnat_core::csum;
-use ssnat_core::packet::{self, AddrMap, Family, Mapping};
+use ssnat_core::packet::{self, AddrMap, Family, Mapping, PortMap};
 
 fuzz_target!(|data: &[u8]| {
     if data.len() < 40 {
@@ -38,7 +38,7 @@ fuzz_target!(|data: &[u8]| {
     let lo = u16::from_be_bytes([ctl[35], ctl[36]]).max(1);
     let hi = lo.saturating_add(u16::from(ctl[37]));
     let ports = (ctl[38] & 1 == 1).then_some((lo, hi));
-    let map = Mapping { family, addr, ports, seed: u32::from(ctl[39]) };
+    let map = Mapping { family, addr, ports: PortMap::new(ports), seed: u32::from(ctl[39]) };
     let csum_start = (ctl[38] & 2 == 2).then_some(usize::from(ctl[38] >> 2));
 
     // The one-pass rewrite, on all of the packet or on a writable prefix of it.
@@ -80,7 +80,7 @@ fuzz_target!(|data: &[u8]| {
                 packet::Outcome::Done(d) => {
                     assert_eq!(one, buf, "rewrite and plan + apply wrote different bytes");
                     let same = |a: csum::Delta, b: csum::Delta| a.plus(b.negate()).is_zero();
-                    assert!(same(d.l3_delta, done.l3_delta) && same(d.l4_delta, done.l4_delta));
+                    assert!(same(d.l3_delta(), done.l3_delta()) && same(d.l4_delta(), done.l4_delta()));
                 }
                 packet::Outcome::Later(p) => {
                     assert_eq!(one, pkt, "rewrite wrote before handing the plan back");

@@ -182,7 +182,7 @@ fn fixed(v6: bool, addr: Option<[u8; 16]>, port: Option<u16>) -> Mapping {
     Mapping {
         family: if v6 { Family::V6 } else { Family::V4 },
         addr: addr.map_or(AddrMap::Keep, AddrMap::Fixed),
-        ports: port.map(|p| (p, p)),
+        ports: PortMap::new(port.map(|p| (p, p))),
         seed: 0,
     }
 }
@@ -265,7 +265,7 @@ fn udp4_zero_checksum_stays_zero_and_v6_never_zero() {
 
 #[test]
 fn port_only_and_no_port() {
-    let map = Mapping { family: Family::V4, addr: AddrMap::Keep, ports: Some((4000, 4000)), seed: 0 };
+    let map = Mapping { family: Family::V4, addr: AddrMap::Keep, ports: PortMap::new(Some((4000, 4000))), seed: 0 };
     let mut b = build(false, proto::UDP, &SRC4, &DST4, 5004, 6000, b"x");
     rewrite(&mut b.pkt, &map).unwrap();
     checksums_ok(&b).unwrap();
@@ -397,7 +397,7 @@ fn ranges_are_stable_and_spread() {
     let map = Mapping {
         family: Family::V4,
         addr: AddrMap::Range { min: v4([198, 51, 100, 10]), max: v4([198, 51, 100, 19]) },
-        ports: Some((4000, 4099)),
+        ports: PortMap::new(Some((4000, 4099))),
         seed: 1,
     };
     let mut addrs = [0u32; 10];
@@ -427,7 +427,7 @@ fn prefix_mapping_keeps_host_bits() {
     let map = Mapping {
         family: Family::V4,
         addr: AddrMap::Prefix { base: v4([192, 0, 2, 0]), len: 24 },
-        ports: None,
+        ports: PortMap::new(None),
         seed: 0,
     };
     let mut b = build(false, proto::TCP, &[10, 9, 8, 77], &DST4, 5004, 80, b"x");
@@ -437,7 +437,7 @@ fn prefix_mapping_keeps_host_bits() {
     let map6 = Mapping {
         family: Family::V6,
         addr: AddrMap::Prefix { base: NEW6, len: 64 },
-        ports: None,
+        ports: PortMap::new(None),
         seed: 0,
     };
     let mut b = build(true, proto::TCP, &SRC6, &DST6, 5004, 80, b"x");
@@ -488,8 +488,8 @@ fn checksum_complete_deltas_track_the_bytes() {
         let before_l4 = csum::sum(&b.pkt[b.l4..]);
         let new = if v6 { NEW6 } else { v4(NEW4) };
         let done = rewrite(&mut b.pkt, &fixed(v6, Some(new), Some(4000))).unwrap();
-        let after_l3 = csum::fold(csum::add(before_l3, u32::from(done.l3_delta.folded())));
-        let after_l4 = csum::fold(csum::add(before_l4, u32::from(done.l4_delta.folded())));
+        let after_l3 = csum::fold(csum::add(before_l3, u32::from(done.l3_delta().folded())));
+        let after_l4 = csum::fold(csum::add(before_l4, u32::from(done.l4_delta().folded())));
         // One's-complement sums compare modulo 0xffff (+0 and -0 are the same).
         let eq = |a: u16, b: u16| a == b || (a == 0 && b == 0xffff) || (a == 0xffff && b == 0);
         assert!(eq(after_l3, csum::fold(csum::sum(&b.pkt[..b.l4]))), "l3 v6={v6} proto={pr}");
@@ -534,7 +534,7 @@ fn icmp_errors_translate_the_quoted_packet_like_the_flow() {
         } else {
             (v4([198, 51, 100, 1]), v4([198, 51, 100, 200]))
         };
-        let map = Mapping { family: fam, addr: AddrMap::Range { min, max }, ports: Some((4000, 4999)), seed: 9 };
+        let map = Mapping { family: fam, addr: AddrMap::Range { min, max }, ports: PortMap::new(Some((4000, 4999))), seed: 9 };
         // What the flow's own packets get.
         let mut flow = build(v6, proto::UDP, us, peer, 5004, 6000, b"x");
         rewrite(&mut flow.pkt, &map).unwrap();
@@ -592,7 +592,7 @@ fn random_map(rng: &mut Rng, v6: bool) -> Mapping {
             Some((lo, lo + rng.below(5000) as u16))
         }
     };
-    Mapping { family: if v6 { Family::V6 } else { Family::V4 }, addr, ports, seed: rng.next() as u32 }
+    Mapping { family: if v6 { Family::V6 } else { Family::V4 }, addr, ports: PortMap::new(ports), seed: rng.next() as u32 }
 }
 
 /// A million random packets: valid checksums stay valid, the source lands in the
@@ -651,7 +651,7 @@ fn property_million_random_packets() {
                 let port_off = b.l4 + if matches!(pr, proto::ICMP | proto::ICMPV6) { 4 } else { 0 };
                 if pr != 47 {
                     expect[port_off..port_off + 2].copy_from_slice(&b.pkt[port_off..port_off + 2]);
-                    if let Some((lo, hi)) = map.ports {
+                    if let Some((lo, hi)) = map.ports.range() {
                         let p = u16::from_be_bytes([b.pkt[port_off], b.pkt[port_off + 1]]);
                         assert!((lo..=hi).contains(&p), "case {i}: port {p} outside {lo}-{hi}");
                     }
@@ -742,7 +742,7 @@ fn common_path_equals_general_path() {
                 let want = apply(&mut slow, &p).unwrap();
                 // The sums compare folded, +0 and -0 alike.
                 let same = |a: csum::Delta, b: csum::Delta| a.plus(b.negate()).is_zero();
-                assert!(same(want.l3_delta, done.l3_delta) && same(want.l4_delta, done.l4_delta), "{want:?} {done:?}");
+                assert!(same(want.l3_delta(), done.l3_delta()) && same(want.l4_delta(), done.l4_delta()), "{want:?} {done:?}");
                 assert_eq!(fast, slow, "{:02x?} {map:?} {cs:?}", before);
             }
             Some(Err(why)) => {
