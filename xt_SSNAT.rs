@@ -41,7 +41,7 @@ pub mod xtables;
 use abi::SsnatInfo;
 use packet::{Mapping, Outcome, Plan, Rewritten, Skip};
 use profiles::{ProfileUse, UseError};
-use xtables::{CheckContext, HookRcu, Packet, RuleDesc, RuleStats, Verdict};
+use xtables::{CheckContext, HookRcu, Packet, PerCpuCounters, RuleDesc, RuleStats, Verdict};
 
 module! {
     type: SsnatModule,
@@ -76,33 +76,61 @@ struct RuleState {
 }
 
 impl RuleState {
-    /// Adds `n` to counter `idx` of the rule and of its profile.
-    fn count(&self, idx: usize, n: u64) {
+    /// Rewrites the packet with `map` and counts the outcome in the rule and, with
+    /// `--profile`, in the profile's counters `also` (the caller branches on the
+    /// profile once, and each branch gets its own copy of this).
+    ///
+    /// The linear part of the packet is private and writable (the glue saw to it): a
+    /// common packet is rewritten there in one pass, any other out of line. (A clone
+    /// that could not be unshared has no writable bytes: it goes the other way.) Each
+    /// way counts its own outcome, so that the common one's stays in registers.
+    #[inline(always)]
+    fn run(&self, pkt: &mut Packet<'_>, map: &Mapping, also: Option<&PerCpuCounters>) {
+        if pkt.tracked() {
+            // Conntrack saw this packet first: its entry keeps the old source. SSNAT
+            // still rewrites (it is stateless), and counts it, so users can tell.
+            self.count(also, counter::TRACKED, 1);
+        }
+        let len = pkt.len();
+        let csum_start = pkt.csum_start();
+        match packet::rewrite_common(pkt.head_mut(), len, map, csum_start) {
+            Some(res) => self.account(pkt, res, len, also),
+            None => {
+                let res = rewrite_other(pkt, map);
+                self.account(pkt, res, len, also)
+            }
+        }
+    }
+
+    /// Adds `n` to counter `idx` of the rule and of its profile's counters `also`.
+    #[inline(always)]
+    fn count(&self, also: Option<&PerCpuCounters>, idx: usize, n: u64) {
         self.stats.count(idx, n);
-        if let Some(u) = &self.profile {
-            u.profile.stats.add(idx, n);
+        if let Some(c) = also {
+            c.add(idx, n);
         }
     }
 
     /// Keeps a `CHECKSUM_COMPLETE` sum right after a rewrite of the packet (of `len`
     /// bytes) and counts it, or counts why it was left alone.
     #[inline(always)]
-    fn account(&self, pkt: &mut Packet<'_>, res: core::result::Result<Rewritten, Skip>, len: usize) {
+    fn account(
+        &self,
+        pkt: &mut Packet<'_>,
+        res: core::result::Result<Rewritten, Skip>,
+        len: usize,
+        also: Option<&PerCpuCounters>,
+    ) {
         match res {
             Ok(done) => {
                 pkt.csum_adjust(done.l3_delta().folded(), done.l4_delta().folded());
-                self.count_rewritten(len);
+                let len = len as u64;
+                self.stats.count2(counter::PACKETS, 1, counter::BYTES, len);
+                if let Some(c) = also {
+                    c.add2(counter::PACKETS, 1, counter::BYTES, len);
+                }
             }
-            Err(why) => self.count(counter::SKIP + why as usize, 1),
-        }
-    }
-
-    /// Counts a packet of `len` bytes rewritten, in the rule and in its profile.
-    fn count_rewritten(&self, len: usize) {
-        let len = len as u64;
-        self.stats.count2(counter::PACKETS, 1, counter::BYTES, len);
-        if let Some(u) = &self.profile {
-            u.profile.stats.add2(counter::PACKETS, 1, counter::BYTES, len);
+            Err(why) => self.count(also, counter::SKIP + why as usize, 1),
         }
     }
 }
@@ -200,29 +228,11 @@ impl xtables::Target for Ssnat {
 
     #[inline(always)]
     fn target(pkt: &mut Packet<'_>, _info: &SsnatInfo, state: &RuleState, rcu: &HookRcu) -> Verdict {
-        if pkt.tracked() {
-            // Conntrack saw this packet first: its entry keeps the old source. SSNAT
-            // still rewrites (it is stateless), and counts it, so users can tell.
-            state.count(counter::TRACKED, 1);
-        }
-        let len = pkt.len();
-        let map = match &state.profile {
+        match &state.profile {
+            None => state.run(pkt, &state.map, None),
             // The profile's current mapping, read once: the whole packet is rewritten
             // with it even if `ssnatctl profile set` replaces it meanwhile.
-            Some(u) => u.profile.mapping(rcu),
-            None => &state.map,
-        };
-        // The linear part of the packet is private and writable (the glue saw to it): a
-        // common packet is rewritten there in one pass, any other out of line. (A clone
-        // that could not be unshared has no writable bytes: it goes the other way.) Each
-        // way counts its own outcome, so that the common one's stays in registers.
-        let csum_start = pkt.csum_start();
-        match packet::rewrite_common(pkt.head_mut(), len, map, csum_start) {
-            Some(res) => state.account(pkt, res, len),
-            None => {
-                let res = rewrite_other(pkt, map);
-                state.account(pkt, res, len)
-            }
+            Some(u) => state.run(pkt, u.profile.mapping(rcu), Some(&u.profile.stats)),
         }
         // Whatever happens, the packet goes on: SSNAT rewrites or leaves it alone.
         Verdict::Continue

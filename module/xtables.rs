@@ -469,10 +469,13 @@ impl<'a> Packet<'a> {
     /// The linear bytes from the network header on that may be written in place (at
     /// most [`Packet::len`]; none if a clone could not be unshared).
     pub fn head_mut(&mut self) -> &mut [u8] {
-        // (By the type invariant, `data` is not NULL when bytes are writable.)
         if self.view.writable == 0 {
             return &mut [];
         }
+        // SAFETY: by the type invariant `data` is not NULL when bytes are writable (it is
+        // the skb's network header). Said so, the compiler drops the NULL tests that
+        // `Option<&[u8; N]>` would otherwise make of every header read below.
+        unsafe { core::hint::assert_unchecked(!self.view.data.is_null()) };
         // SAFETY: by the type invariant `data` is followed by `writable` linear bytes
         // of this skb that no clone shares; the borrow of `self` (which holds the only
         // reference to the skb) keeps anyone else from touching or moving them.

@@ -264,13 +264,20 @@ impl Mapping {
     }
 
     /// The new source port (or ICMP echo identifier) of a flow, or `None` if it does not
-    /// change.
+    /// change. The destination port is read (`dport()`) only when a range needs it.
     #[inline(always)]
-    pub fn map_port(&self, saddr: &[u8], daddr: &[u8], proto: u8, sport: u16, dport: u16) -> Option<u16> {
+    pub fn map_port(
+        &self,
+        saddr: &[u8],
+        daddr: &[u8],
+        proto: u8,
+        sport: u16,
+        dport: impl FnOnce() -> u16,
+    ) -> Option<u16> {
         let new = match self.ports {
             PortMap::Fixed(p) => p,
             PortMap::Keep => return None,
-            PortMap::Range(min, max) => self.pick_port(saddr, daddr, proto, sport, dport, min, max),
+            PortMap::Range(min, max) => self.pick_port(saddr, daddr, proto, sport, dport(), min, max),
         };
         (new != sport).then_some(new)
     }
@@ -750,7 +757,7 @@ fn common<const N: usize>(
         Some(w) => u16::from_be_bytes(*w),
         None => 0,
     };
-    let l4 = L4 { off: l4_off, end, proto, sport: be(&h[0..2]), dport: be(&h[2..4]) };
+    let l4 = L4 { off: l4_off, end, proto, sport: be(&h[0..2]), dport_off: Some(l4_off + 2) };
     match proto {
         proto::TCP => {
             let t = chunk::<20>(pkt, l4_off)?;
@@ -783,7 +790,7 @@ fn common<const N: usize>(
             // The identifier plays the source port, with no destination port.
             let c = Check { off: l4_off + 2, pseudo: !v4, mangle_zero: false, zero_is_none: false, partial };
             let id = be(&h[4..6]);
-            finish::<N>(pkt, map, L4 { sport: id, dport: 0, ..l4 }, 4, Some(c))
+            finish::<N>(pkt, map, L4 { sport: id, dport_off: None, ..l4 }, 4, Some(c))
         }
         _ => None,
     }
@@ -798,9 +805,10 @@ struct L4 {
     /// computes it.
     end: usize,
     proto: u8,
-    /// The flow's source port (or echo identifier) and destination port.
+    /// The flow's source port (or echo identifier), and where its destination port is
+    /// (none for an echo: 0).
     sport: u16,
-    dport: u16,
+    dport_off: Option<usize>,
 }
 
 /// The rest of [`rewrite_common`]: maps the source, then stores address, port (at
@@ -821,7 +829,8 @@ fn finish<const N: usize>(
     let (saddr_in, daddr_in) = (chunk::<N>(pkt, saddr_off)?, chunk::<N>(pkt, daddr_off)?);
     let saddr = *saddr_in;
     let new_saddr = map.map_addr(saddr_in, daddr_in);
-    let new_port = map.map_port(saddr_in, daddr_in, l4.proto, l4.sport, l4.dport);
+    let dport = || l4.dport_off.and_then(|off| be16(pkt, off)).unwrap_or(0);
+    let new_port = map.map_port(saddr_in, daddr_in, l4.proto, l4.sport, dport);
     // SCTP's CRC covers the whole packet: it must all be here.
     let crc = check.is_none() && new_port.is_some() && l4.end != 0;
     if new_saddr.is_none() && new_port.is_none() {
@@ -848,11 +857,13 @@ fn finish<const N: usize>(
     if let Some(new) = &new_saddr {
         let new = chunk::<N>(new, 0)?;
         pseudo = Delta::of_addr_memory_order(&saddr, new);
-        l3 = pseudo;
         if v4 {
+            // The header checksum absorbs the change (RFC 1624: ~HC' = ~HC - m + m'):
+            // the header's sum stays as it was, modulo 0xffff, and `l3` stays zero.
             let ipc = pseudo.update_check(old_ipc);
-            l3 = pseudo.plus(Delta::word(old_ipc, ipc));
             store(pkt, 10, &ipc.to_ne_bytes());
+        } else {
+            l3 = pseudo;
         }
         store(pkt, saddr_off, new);
     }
@@ -921,7 +932,7 @@ fn plan_any(head: &[u8], pkt_len: usize, map: &Mapping, csum_start: Option<usize
             Some(d) => word(head, l4_off + d)?,
             None => 0,
         };
-        Ok(map.map_port(saddr, daddr, proto, sport, dport).map(|p| (l4_off + off, p)))
+        Ok(map.map_port(saddr, daddr, proto, sport, || dport).map(|p| (l4_off + off, p)))
     };
     // A port (or identifier) and the 16-bit checksum over it: the L4 change.
     let inet = |w: &mut Writes, port: Option<(usize, u16)>, check: &Check| -> Result<Delta, Skip> {
@@ -1118,7 +1129,7 @@ fn plan_inner(
             if l4 + 4 <= avail {
                 let sport = word(head, l4 + sport_off)?;
                 let dport = word(head, l4 + dport_off)?;
-                if let Some(p) = map.map_port(idaddr, isaddr, iproto, dport, sport) {
+                if let Some(p) = map.map_port(idaddr, isaddr, iproto, dport, || sport) {
                     idata = w.word(head, l4 + dport_off, p)?;
                     data = data.plus(idata);
                     port_moved = true;

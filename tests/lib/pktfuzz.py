@@ -1372,11 +1372,11 @@ def check_received(run, sent, received, backend):
     and counts it by verdict."""
     nft = backend == "nft"
     rules, tally, per_rule, muts = run.rules, run.tally, run.per_rule, run.muts
-    stray = 0
+    stray = []
     for key, r in received:
         cands = sent.get(key)
         if not cands:
-            stray += 1
+            stray.append(r)
             continue
         best = None
         for i, s in enumerate(cands):
@@ -1423,7 +1423,8 @@ def check_received(run, sent, received, backend):
                         "rewrite" if type(out) is Rw else REASONS[out] if out is not None else "-",
                         "; ".join(errs), hexs(pkt), hexs(q) if q else "-", hexs(r)))
     if stray:
-        run.fail("%s: %d packets arrived to destinations nothing was sent to" % (backend, stray))
+        run.fail("%s: %d packets arrived to destinations nothing was sent to: %s" % (
+            backend, len(stray), " ".join(hexs(r, 80) for r in stray[:3])))
 
 
 def samples(run, rule_id, what):
