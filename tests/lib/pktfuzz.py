@@ -1367,6 +1367,18 @@ def judge(rules, sent, r, nft):
     return errs, rule, out, q
 
 
+def own_nd(r):
+    """Whether r is the router's own neighbour discovery or MLD (ICMPv6 from its
+    link-local address, as when a neighbour entry goes stale in a long run): not a
+    packet of ours. MLD comes after a hop-by-hop header (router alert)."""
+    if len(r) < 41 or r[0] >> 4 != 6 or r[8:10] != b"\xfe\x80":
+        return False
+    nh, off = r[6], 40
+    if nh == 0 and len(r) >= 49:
+        nh, off = r[40], 40 + (r[41] + 1) * 8
+    return nh == 58 and len(r) > off and r[off] in (130, 131, 132, 133, 134, 135, 136, 143)
+
+
 def check_received(run, sent, received, backend):
     """Matches each received packet to what was sent to its destination, checks it,
     and counts it by verdict."""
@@ -1376,7 +1388,8 @@ def check_received(run, sent, received, backend):
     for key, r in received:
         cands = sent.get(key)
         if not cands:
-            stray.append(r)
+            if not own_nd(r):
+                stray.append(r)
             continue
         best = None
         for i, s in enumerate(cands):
