@@ -70,7 +70,7 @@ macro_rules! refuse {
 /// What a rule keeps: its counters, its mapping (made once, here, rather than from
 /// the info blob for every packet), and with `--profile` the profile it uses instead.
 struct RuleState {
-    stats: RuleStats,
+    stats: RuleStats<{ genl::COUNTERS.len() }>,
     map: Mapping,
     profile: Option<ProfileUse>,
 }
@@ -125,7 +125,7 @@ impl RuleState {
             Ok(done) => {
                 pkt.csum_adjust(done.l3_delta().folded(), done.l4_delta().folded());
                 let len = len as u64;
-                self.stats.count2(counter::PACKETS, 1, counter::BYTES, len);
+                self.stats.count2::<{ counter::PACKETS }, { counter::BYTES }>(1, len);
                 if let Some(c) = also {
                     c.add2(counter::PACKETS, 1, counter::BYTES, len);
                 }

@@ -560,25 +560,25 @@ pub struct RuleDesc<'a> {
     pub profile: Option<&'a CStr>,
 }
 
-/// Per-rule, per-CPU counters, listed in `/proc/net/xt_SSNAT` of the rule's namespace.
+/// Per-rule, per-CPU counters (`N` of them: [`Target::COUNTERS`]), listed in
+/// `/proc/net/xt_SSNAT` of the rule's namespace.
 ///
 /// # Invariants
 ///
 /// `rule` is a live `struct ssnat_rule` from `ssnat_rule_new`, freed only on drop;
-/// `cnt` is its per-CPU array of `n` counters, which lives as long.
-pub struct RuleStats {
+/// `cnt` is its per-CPU array of `N` counters, which lives as long.
+pub struct RuleStats<const N: usize> {
     rule: NonNull<RawRule>,
     cnt: NonNull<u64>,
-    n: usize,
 }
 
 // SAFETY: the counters are per CPU and the rule list is protected by a mutex in C:
 // `RuleStats` can be used from any CPU and dropped from any thread.
-unsafe impl Send for RuleStats {}
+unsafe impl<const N: usize> Send for RuleStats<N> {}
 // SAFETY: as above; `count` only touches this CPU's counters.
-unsafe impl Sync for RuleStats {}
+unsafe impl<const N: usize> Sync for RuleStats<N> {}
 
-impl RuleStats {
+impl<const N: usize> RuleStats<N> {
     /// Allocates the counters of a rule in namespace `net`.
     pub fn new(net: &Net, desc: &RuleDesc<'_>) -> Result<Self> {
         // SAFETY: all pointers are valid for the call; the glue copies what it keeps.
@@ -603,40 +603,41 @@ impl RuleStats {
         let cnt = unsafe { ssnat_rule_counters(rule.as_ptr(), &mut n) };
         // INVARIANT: a live rule, and its counters (allocated with it: never NULL),
         // which the packet path adds to without going through the rule.
-        let Some(cnt) = NonNull::new(cnt) else {
+        // (The glue was registered with the target's counter names: it allocates as
+        // many, which the packet path's indices rely on.)
+        let (Some(cnt), true) = (NonNull::new(cnt), n as usize == N) else {
             // SAFETY: the rule is live and ours; nothing else refers to it.
             unsafe { ssnat_rule_free(rule.as_ptr()) };
-            return Err(ENOMEM);
+            return Err(if cnt.is_null() { ENOMEM } else { EINVAL });
         };
-        Ok(RuleStats { rule, cnt, n: n as usize })
+        Ok(RuleStats { rule, cnt })
     }
 
     /// Adds `n` to counter `idx` (an index into [`Target::COUNTERS`]) on this CPU (an
     /// index out of range is ignored).
     #[inline]
     pub fn count(&self, idx: usize, n: u64) {
-        if idx < self.n {
+        if idx < N {
             // SAFETY: by the type invariant the counters are live; `idx` is in range.
             unsafe { percpu_add(self.cnt, idx, n) };
         }
     }
 
-    /// Adds `n` to counter `i` and `m` to counter `j` on this CPU (indices out of
-    /// range: nothing).
-    #[inline]
-    pub fn count2(&self, i: usize, n: u64, j: usize, m: u64) {
-        if i < self.n && j < self.n {
-            // SAFETY: by the type invariant the counters are live; both indices are in
-            // range.
-            unsafe {
-                percpu_add(self.cnt, i, n);
-                percpu_add(self.cnt, j, m);
-            }
+    /// Adds `n` to counter `I` and `m` to counter `J` on this CPU (indices checked at
+    /// compile time).
+    #[inline(always)]
+    pub fn count2<const I: usize, const J: usize>(&self, n: u64, m: u64) {
+        const { assert!(I < N && J < N) };
+        // SAFETY: by the type invariant the counters are live; both indices are in
+        // range (above).
+        unsafe {
+            percpu_add_at::<I>(self.cnt, n);
+            percpu_add_at::<J>(self.cnt, m);
         }
     }
 }
 
-impl Drop for RuleStats {
+impl<const N: usize> Drop for RuleStats<N> {
     fn drop(&mut self) {
         // SAFETY: by the type invariant the rule is live and ours (its counters go
         // with it).
@@ -670,6 +671,25 @@ unsafe fn percpu_add(base: NonNull<u64>, idx: usize, n: u64) {
     // `c_uint` count).
     unsafe {
         ssnat_counters_add(base.as_ptr(), idx as c_uint, n)
+    };
+}
+
+/// [`percpu_add`] of a counter known at compile time (its offset in the instruction).
+///
+/// # Safety
+///
+/// As for [`percpu_add`], with `IDX` for `idx`.
+#[inline(always)]
+unsafe fn percpu_add_at<const IDX: usize>(base: NonNull<u64>, n: u64) {
+    #[cfg(all(target_arch = "x86_64", CONFIG_SMP))]
+    // SAFETY: as in `percpu_add`, the slot at byte offset `IDX * 8`.
+    unsafe {
+        kernel::asm!("addq {n}, %gs:{off}({p})"; p = in(reg) base.as_ptr(), off = const IDX * 8, n = in(reg) n, options(nostack));
+    }
+    #[cfg(not(all(target_arch = "x86_64", CONFIG_SMP)))]
+    // SAFETY: the caller's contract.
+    unsafe {
+        percpu_add(base, IDX, n)
     };
 }
 

@@ -483,13 +483,16 @@ pub struct Plan {
 pub struct Rewritten {
     l3: Delta,
     l4: Delta,
+    /// A checksum field's old and new value (memory order), whose change belongs to
+    /// `l4` too: added only when asked for.
+    check: (u16, u16),
 }
 
 impl Rewritten {
     /// From sums in numeric order.
     #[inline]
     fn numeric(s: Sums) -> Rewritten {
-        Rewritten { l3: s.l3_delta.to_memory_order(), l4: s.l4_delta.to_memory_order() }
+        Rewritten { l3: s.l3_delta.to_memory_order(), l4: s.l4_delta.to_memory_order(), check: (0, 0) }
     }
 
     /// Sum of the changes inside the network header (zero for IPv4, whose header
@@ -502,7 +505,7 @@ impl Rewritten {
     /// Sum of the changes from the L4 header on, numeric and folded.
     #[inline]
     pub fn l4_delta(&self) -> Delta {
-        self.l4.from_memory_order()
+        self.l4.plus(Delta::word(self.check.0, self.check.1)).from_memory_order()
     }
 }
 
@@ -872,13 +875,12 @@ fn finish<const N: usize>(
         data = Delta::word(mem(l4.sport), mem(p));
         store(pkt, l4.off + port_off, &p.to_be_bytes());
     }
-    let mut l4_delta = data;
+    let mut done = Rewritten { l3, l4: data, check: (0, 0) };
     if let (Some(c), Some(old)) = (&check, old_check) {
         let new = c.update(old, pseudo, data);
         store(pkt, c.off, &new.to_ne_bytes());
-        l4_delta = data.plus(Delta::word(old, new));
+        done.check = (old, new);
     }
-    let mut done = Rewritten { l3, l4: l4_delta };
     if crc {
         done.l4 = done.l4.plus(store_crc(pkt, l4.off, l4.end).to_memory_order());
     }
