@@ -396,7 +396,8 @@ struct RawView {
     writable: u32,
     csum_start: i32,
     flags: u8,
-    pad: [u8; 3],
+    /// Never written by the glue (`__uninitialized` view), never read here.
+    pad: [core::mem::MaybeUninit<u8>; 3],
 }
 
 const _: () = {
