@@ -29,6 +29,8 @@ pub mod hash;
 pub mod packet;
 
 // The module's own kernel-side code, beside its C glue in module/.
+#[path = "module/entries.rs"]
+pub mod entries;
 #[path = "module/genetlink.rs"]
 pub mod genetlink;
 #[path = "module/profiles.rs"]
@@ -40,7 +42,7 @@ pub mod xtables;
 
 use abi::SsnatInfo;
 use packet::{Mapping, Outcome, Plan, Rewritten, Skip};
-use profiles::{ProfileUse, UseError};
+use profiles::{Profile, ProfileUse, UseError};
 use xtables::{CheckContext, HookRcu, Packet, PerCpuCounters, RuleDesc, RuleStats, Verdict};
 
 module! {
@@ -230,12 +232,57 @@ impl xtables::Target for Ssnat {
     fn target(pkt: &mut Packet<'_>, _info: &SsnatInfo, state: &RuleState, rcu: &HookRcu) -> Verdict {
         match &state.profile {
             None => state.run(pkt, &state.map, None),
-            // The profile's current mapping, read once: the whole packet is rewritten
-            // with it even if `ssnatctl profile set` replaces it meanwhile.
-            Some(u) => state.run(pkt, u.profile.mapping(rcu), Some(&u.profile.stats)),
+            Some(u) => {
+                let p = &u.profile;
+                // The profile's current mapping, read once: the whole packet is
+                // rewritten with it even if `ssnatctl profile set` replaces it meanwhile.
+                let cur = p.current(rcu);
+                if p.entries.is_empty() && cur.has_map {
+                    state.run(pkt, &cur.map, Some(&p.stats))
+                } else {
+                    run_entries(state, pkt, p, cur, rcu)
+                }
+            }
         }
         // Whatever happens, the packet goes on: SSNAT rewrites or leaves it alone.
         Verdict::Continue
+    }
+}
+
+/// A `--profile` rule's packet when the profile has entries (or no mapping of its own):
+/// the entry for the packet's destination gives the mapping; without one, the
+/// profile's own mapping does, or, for a profile of entries only, the packet passes
+/// unchanged, counted `no-entry`.
+#[inline(never)]
+fn run_entries(state: &RuleState, pkt: &mut Packet<'_>, p: &Profile, cur: &profiles::Current, rcu: &HookRcu) {
+    let also = Some(&p.stats);
+    let len = pkt.len();
+    let need = len.min(packet::MAX_PLAN_LEN);
+    let mut buf = [0u8; packet::MAX_PLAN_LEN];
+    let head = pkt.head_mut();
+    let key = if head.len() >= need {
+        packet::destination(head, len, cur.map.family)
+    } else {
+        match pkt.header(&mut buf[..need]) {
+            Ok(h) => packet::destination(h, len, cur.map.family),
+            Err(_) => Err(Skip::Truncated),
+        }
+    };
+    match key {
+        Ok(key) => {
+            if let Some(e) = p.entries.lookup(rcu, &key) {
+                e.count(len);
+                return state.run(pkt, &e.map, also);
+            }
+        }
+        // Headers that cannot be read: what the planner would say of them.
+        Err(why) if !cur.has_map => return state.count(also, counter::SKIP + why as usize, 1),
+        Err(_) => {}
+    }
+    if cur.has_map {
+        state.run(pkt, &cur.map, also)
+    } else {
+        state.count(also, counter::SKIP + Skip::NoEntry as usize, 1)
     }
 }
 

@@ -34,6 +34,7 @@ extern "C" {
     fn ssnat_nl_cb_cmd(cb: *mut bindings::netlink_callback) -> u8;
     fn ssnat_genl_dump_check_consistent(cb: *mut bindings::netlink_callback, hdr: *mut c_void);
     fn ssnat_nl_cb_net(cb: *const bindings::netlink_callback) -> *const Net;
+    fn ssnat_nl_cb_attr(cb: *mut bindings::netlink_callback, id: c_uint) -> *mut bindings::nlattr;
     fn ssnat_skb_len(skb: *const bindings::sk_buff) -> c_uint;
 }
 
@@ -436,6 +437,22 @@ impl Dump<'_> {
     /// the reader knows to dump again.
     pub fn set_generation(&mut self, generation: u32) {
         self.cb.seq = generation;
+    }
+
+    /// The payload of attribute `id` of the dump's request, if present (checked
+    /// against the family's policy, as for [`Request::attr`]).
+    pub fn attr(&mut self, id: u16) -> Option<&[u8]> {
+        // SAFETY: `cb` is a dump of our family, whose request the core parsed.
+        let a = unsafe { ssnat_nl_cb_attr(self.cb, c_uint::from(id)) };
+        if a.is_null() {
+            return None;
+        }
+        // SAFETY: `a` points into the request skb, which the dump holds until it ends;
+        // the policy checked that its `nla_len` bytes are in the message.
+        unsafe {
+            let len = usize::from((*a).nla_len).checked_sub(NLA_HDRLEN)?;
+            Some(core::slice::from_raw_parts(a.cast::<u8>().add(NLA_HDRLEN), len))
+        }
     }
 
     /// The network namespace of the dumping socket.

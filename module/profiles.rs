@@ -9,14 +9,17 @@
 //! - A profile's mapping is an [`RcuBox`]: the packet path reads it inside the RCU
 //!   read-side section netfilter already holds, and `SET` swaps the whole mapping, so a
 //!   packet sees the old mapping or the new one, never a mix.
+//! - A profile's entries ([`Entries`]: per-destination mappings) are a hash table the
+//!   packet path reads under RCU too; they change one at a time, under the same mutex.
 //! - A rule holds an `Arc` of its profile and counts itself in [`Profile::rules`];
 //!   `DEL` refuses a profile in use with `EBUSY`. A namespace that goes away drops its
 //!   profiles from the table (its rules, destroyed after, drop the last references).
 
 use crate::abi::{self, SsnatInfo, PROFILE_NAME_LEN};
+use crate::entries::{self, AddError, Entries, Entry, Writer};
 use crate::genetlink::{self, Attrs, Dump, Handler, Op, Policy, Request};
 use crate::genl::{self, attr, cmd};
-use crate::packet::Mapping;
+use crate::packet::{Dest, Mapping, DEST_PORT_PROTOCOLS};
 use crate::rcu_box::{RcuBox, ReadSide};
 use crate::xtables::{self, Net, PerCpuCounters};
 use core::sync::atomic::{AtomicU32, Ordering};
@@ -75,11 +78,14 @@ pub struct Current {
     info: SsnatInfo,
     /// `Mapping::from_info(&info)`, made once when the mapping is set.
     pub map: Mapping,
+    /// Whether the profile maps packets without an entry (else it holds entries only,
+    /// and such packets pass unchanged, counted `no-entry`).
+    pub has_map: bool,
 }
 
 impl Current {
     fn new(info: SsnatInfo) -> Current {
-        Current { info, map: Mapping::from_info(&info) }
+        Current { info, map: Mapping::from_info(&info), has_map: info.flags & abi::F_MAPPING != 0 }
     }
 }
 
@@ -92,12 +98,15 @@ pub struct Profile {
     rules: AtomicU32,
     /// Per-CPU counters, in [`genl::COUNTERS`] order.
     pub stats: PerCpuCounters,
+    /// Per-destination mappings.
+    pub entries: Entries,
 }
 
 impl Profile {
     /// The mapping, for the packet path.
-    pub fn mapping<'a, R: ReadSide>(&'a self, read: &'a R) -> &'a Mapping {
-        &self.info.get(read).map
+    #[inline(always)]
+    pub fn current<'a, R: ReadSide>(&'a self, read: &'a R) -> &'a Current {
+        self.info.get(read)
     }
 
     fn snapshot(&self) -> SsnatInfo {
@@ -163,6 +172,10 @@ static POLICY: [Policy; attr::MAX as usize + 1] = {
     p[attr::RULES as usize] = Policy::REJECT;
     p[attr::STATS as usize] = Policy::REJECT;
     p[attr::PAD as usize] = Policy::REJECT;
+    p[attr::ENTRIES as usize] = Policy::REJECT;
+    p[attr::DST_ADDR as usize] = Policy::binary(16);
+    p[attr::DST_PORT as usize] = Policy::U16;
+    p[attr::PROTO as usize] = Policy::U8;
     p
 };
 
@@ -186,6 +199,11 @@ impl Control {
                 // Reading is guarded like netfilter's own state (`nft list`, `ipset
                 // list`, `conntrack -L`): CAP_NET_ADMIN in the namespace's owner.
                 Op { cmd: cmd::GET, doit: true, dumpit: true, admin: true },
+                admin(cmd::ENTRY_NEW),
+                admin(cmd::ENTRY_SET),
+                admin(cmd::ENTRY_DEL),
+                admin(cmd::ENTRY_FLUSH),
+                Op { cmd: cmd::ENTRY_GET, doit: true, dumpit: true, admin: true },
             ],
             &GROUPS,
         )
@@ -200,28 +218,35 @@ fn key(name: &Name) -> &[u8] {
     &name[..name.iter().position(|&c| c == 0).unwrap_or(name.len())]
 }
 
-/// The profile name of a request.
-fn req_name(req: &mut Request<'_>) -> Result<Name> {
-    let mut name = [0u8; PROFILE_NAME_LEN];
-    let Some(raw) = req.attr(attr::NAME) else {
-        req.fail_missing(c"missing profile name", attr::NAME);
-        return Err(EINVAL);
-    };
+/// A profile name attribute's payload as the table keys it, or `None` if invalid.
+fn parse_name(raw: &[u8]) -> Option<Name> {
     // The policy checked the length and that a NUL is there; it must be the last byte
     // (`ab\0cd` is not the name `ab`).
     let s = match raw.split_last() {
         Some((0, s)) if !s.contains(&0) && genl::valid_profile_name(s) => s,
-        _ => {
-            req.fail(abi::InfoError::BadProfileName.c_message(), Some(attr::NAME));
-            return Err(EINVAL);
-        }
+        _ => return None,
     };
+    let mut name = [0u8; PROFILE_NAME_LEN];
     name[..s.len()].copy_from_slice(s);
-    Ok(name)
+    Some(name)
 }
 
-/// The mapping of a NEW or SET request, checked as a rule's inline mapping is.
-fn req_mapping(req: &mut Request<'_>) -> Result<SsnatInfo> {
+/// The profile name of a request.
+fn req_name(req: &mut Request<'_>) -> Result<Name> {
+    let Some(raw) = req.attr(attr::NAME) else {
+        req.fail_missing(c"missing profile name", attr::NAME);
+        return Err(EINVAL);
+    };
+    parse_name(raw).ok_or_else(|| {
+        req.fail(abi::InfoError::BadProfileName.c_message(), Some(attr::NAME));
+        EINVAL
+    })
+}
+
+/// The mapping of a NEW or SET request, checked as a rule's inline mapping is; with
+/// `none_ok` (a profile, not an entry) flags 0 are a profile without a mapping of its
+/// own (entries only).
+fn req_mapping(req: &mut Request<'_>, none_ok: bool) -> Result<SsnatInfo> {
     let mut info = SsnatInfo::zeroed();
     let Some([family]) = req.attr_uint::<1>(attr::FAMILY) else {
         req.fail_missing(c"a mapping needs its address family", attr::FAMILY);
@@ -264,6 +289,13 @@ fn req_mapping(req: &mut Request<'_>) -> Result<SsnatInfo> {
     info.min_port = req.attr_uint::<2>(attr::MIN_PORT).map_or(0, u16::from_ne_bytes);
     info.max_port = req.attr_uint::<2>(attr::MAX_PORT).map_or(info.min_port, u16::from_ne_bytes);
     info.seed = req.attr_uint::<4>(attr::SEED).map_or(abi::DEFAULT_SEED, u32::from_ne_bytes);
+    if none_ok && info.flags == 0 {
+        if info.min_addr != [0; 16] || info.max_addr != [0; 16] || info.prefix_len != 0 || info.min_port != 0 || info.max_port != 0 {
+            req.fail(c"a profile without a mapping (entries only) takes no address or port", None);
+            return Err(EINVAL);
+        }
+        return Ok(info);
+    }
     if let Err(e) = info.validate_mapping(family) {
         // The message iptables prints for the same mapping in a rule.
         req.fail(e.c_message(), None);
@@ -274,12 +306,29 @@ fn req_mapping(req: &mut Request<'_>) -> Result<SsnatInfo> {
 
 /// Puts a profile's attributes, as GET replies, dumps and notifications carry them.
 fn put_profile(m: &mut impl Attrs, p: &Profile) -> Result {
-    let info = p.snapshot();
-    let n = info.addr_len();
+    put_name(m, p)?;
+    put_mapping(m, &p.snapshot())?;
+    m.put_u32(attr::RULES, p.rules.load(Ordering::Relaxed))?;
+    m.put_u32(attr::ENTRIES, p.entries.len())?;
+    m.put_nested(attr::STATS, |m| {
+        for i in 0..genl::COUNTERS.len() {
+            m.put_u64(i as u16 + 1, p.stats.sum(i), attr::PAD)?;
+        }
+        Ok(())
+    })
+}
+
+/// Puts the profile's name.
+fn put_name(m: &mut impl Attrs, p: &Profile) -> Result {
     let mut name = [0u8; PROFILE_NAME_LEN + 1];
     let bytes = p.name_bytes();
     name[..bytes.len()].copy_from_slice(bytes);
-    m.put(attr::NAME, &name[..=bytes.len()])?;
+    m.put(attr::NAME, &name[..=bytes.len()])
+}
+
+/// Puts a mapping's attributes.
+fn put_mapping(m: &mut impl Attrs, info: &SsnatInfo) -> Result {
+    let n = info.addr_len();
     m.put_u8(attr::FAMILY, info.family)?;
     m.put_u16(attr::FLAGS, info.flags)?;
     m.put(attr::MIN_ADDR, &info.min_addr[..n])?;
@@ -287,14 +336,85 @@ fn put_profile(m: &mut impl Attrs, p: &Profile) -> Result {
     m.put_u8(attr::PREFIX_LEN, info.prefix_len)?;
     m.put_u16(attr::MIN_PORT, info.min_port)?;
     m.put_u16(attr::MAX_PORT, info.max_port)?;
-    m.put_u32(attr::SEED, info.seed)?;
-    m.put_u32(attr::RULES, p.rules.load(Ordering::Relaxed))?;
+    m.put_u32(attr::SEED, info.seed)
+}
+
+/// Puts an entry's attributes, as ENTRY_GET replies, dumps and notifications carry
+/// them: the profile's name, the key, the mapping (none after a delete) and counters.
+fn put_entry(m: &mut impl Attrs, p: &Profile, key: &Dest, entry: Option<&Entry>) -> Result {
+    put_name(m, p)?;
+    let n = if key.family == abi::NFPROTO_IPV6 { 16 } else { 4 };
+    m.put_u8(attr::PROTO, key.proto)?;
+    m.put(attr::DST_ADDR, &key.addr[..n])?;
+    m.put_u16(attr::DST_PORT, u16::from_be_bytes(key.port))?;
+    let Some(e) = entry else { return Ok(()) };
+    put_mapping(m, &e.info)?;
     m.put_nested(attr::STATS, |m| {
-        for i in 0..genl::COUNTERS.len() {
-            m.put_u64(i as u16 + 1, p.stats.sum(i), attr::PAD)?;
+        for (i, v) in e.counters().into_iter().enumerate() {
+            m.put_u64(i as u16 + 1, v, attr::PAD)?;
         }
         Ok(())
     })
+}
+
+/// The entry key of a request to profile `p`: protocol (UDP if absent), destination
+/// address of the profile's family, and port (which protocols with ports need).
+fn req_key(req: &mut Request<'_>, p: &Profile) -> Result<Dest> {
+    let family = p.snapshot().family;
+    let proto = req.attr_uint::<1>(attr::PROTO).map_or(crate::packet::proto::UDP, |[b]| b);
+    let Some(addr) = req.attr(attr::DST_ADDR) else {
+        req.fail_missing(c"an entry needs its destination address", attr::DST_ADDR);
+        return Err(EINVAL);
+    };
+    let want = if family == abi::NFPROTO_IPV6 { 16 } else { 4 };
+    if addr.len() != want {
+        req.fail(c"destination address length does not match the profile's family", Some(attr::DST_ADDR));
+        return Err(EINVAL);
+    }
+    let port = match req.attr_uint::<2>(attr::DST_PORT).map(u16::from_ne_bytes) {
+        Some(0) | None if DEST_PORT_PROTOCOLS.contains(&proto) => {
+            req.fail_missing(c"an entry of a protocol with ports needs its destination port (1-65535)", attr::DST_PORT);
+            return Err(EINVAL);
+        }
+        Some(p) if p != 0 && !DEST_PORT_PROTOCOLS.contains(&proto) => {
+            req.fail(c"the protocol has no ports: the entry's port must be 0", Some(attr::DST_PORT));
+            return Err(EINVAL);
+        }
+        p => p.unwrap_or(0),
+    };
+    Dest::new(addr, port, proto).ok_or(EINVAL)
+}
+
+/// The profile an entry request names, and its entry key and (for NEW and SET) mapping.
+fn req_entry(
+    req: &mut Request<'_>,
+    table: &[Arc<Profile>],
+    net: usize,
+    mapping: bool,
+) -> Result<(Arc<Profile>, Dest, Option<SsnatInfo>)> {
+    let name = req_name(req)?;
+    let p = table[find(req, table, net, &name)?].clone();
+    let key = req_key(req, &p)?;
+    let info = if mapping {
+        let info = req_mapping(req, false)?;
+        if info.family != p.snapshot().family {
+            req.fail(c"the entry's mapping is of another family than its profile", Some(attr::FAMILY));
+            return Err(EINVAL);
+        }
+        Some(info)
+    } else {
+        None
+    };
+    Ok((p, key, info))
+}
+
+/// Announces an entry change on the `events` group.
+fn notify_entry(req: &mut Request<'_>, command: u8, p: &Profile, key: &Dest, entry: Option<&Entry>) {
+    if let Ok(mut m) = req.message(command) {
+        if put_entry(&mut m, p, key, entry).is_ok() {
+            req.notify(m, GROUP_EVENTS);
+        }
+    }
 }
 
 /// The index of profile `name` of namespace `net` in `table`, or `ENOENT` for the
@@ -321,7 +441,7 @@ impl Handler for Control {
         match command {
             cmd::NEW => {
                 let name = req_name(req)?;
-                let info = req_mapping(req)?;
+                let info = req_mapping(req, true)?;
                 let mut table = PROFILES.lock();
                 if table.iter().any(|p| p.is(net, key(&name))) {
                     req.fail(c"profile exists (use SET to replace its mapping)", Some(attr::NAME));
@@ -340,6 +460,7 @@ impl Handler for Control {
                         info: RcuBox::new(Current::new(info), GFP_KERNEL_ACCOUNT)?,
                         rules: AtomicU32::new(0),
                         stats: PerCpuCounters::new(genl::COUNTERS.len())?,
+                        entries: Entries::new()?,
                     },
                     GFP_KERNEL_ACCOUNT,
                 )?;
@@ -351,12 +472,16 @@ impl Handler for Control {
             }
             cmd::SET => {
                 let name = req_name(req)?;
-                let info = req_mapping(req)?;
+                let info = req_mapping(req, true)?;
                 let new = KBox::new(Current::new(info), GFP_KERNEL_ACCOUNT)?;
                 let table = PROFILES.lock();
                 let p = table[find(req, &table, net, &name)?].clone();
                 if p.snapshot().family != info.family && p.rules.load(Ordering::Relaxed) != 0 {
                     req.fail(c"profile in use: its rules need its address family", Some(attr::FAMILY));
+                    return Err(EBUSY);
+                }
+                if p.snapshot().family != info.family && !p.entries.is_empty() {
+                    req.fail(c"profile has entries of its address family (flush them first)", Some(attr::FAMILY));
                     return Err(EBUSY);
                 }
                 // Swapped under the table lock (checkentry sees the family it checks);
@@ -392,11 +517,90 @@ impl Handler for Control {
                 put_profile(&mut m, &p)?;
                 req.reply(m)
             }
+            cmd::ENTRY_NEW | cmd::ENTRY_SET => {
+                let table = PROFILES.lock();
+                // SAFETY: the table lock is held while `w` lives.
+                let w = unsafe { Writer::assume() };
+                let (p, key, info) = req_entry(req, &table, net, true)?;
+                let info = info.ok_or(EINVAL)?;
+                if command == cmd::ENTRY_SET {
+                    if !p.entries.replace(&w, &key, info)? {
+                        req.fail(c"no such entry (use 'entry add' to create it)", Some(attr::DST_ADDR));
+                        return Err(ENOENT);
+                    }
+                } else {
+                    match p.entries.insert(&w, &key, Entry::new(info), entries::max_entries()) {
+                        Ok(()) => {}
+                        Err(AddError::Exists) => {
+                            req.fail(c"entry exists (use 'entry set' to replace its mapping)", Some(attr::DST_ADDR));
+                            return Err(EEXIST);
+                        }
+                        Err(AddError::Full) => {
+                            req.fail(c"too many entries in this profile (module parameter max_entries)", None);
+                            return Err(ENOSPC);
+                        }
+                        Err(AddError::NoMemory) => return Err(ENOMEM),
+                    }
+                }
+                changed();
+                let found = p.entries.find(&w, &key);
+                if let Some(f) = found {
+                    notify_entry(req, command, &p, &key, Some(f.entry()));
+                }
+                Ok(())
+            }
+            cmd::ENTRY_DEL => {
+                let table = PROFILES.lock();
+                // SAFETY: the table lock is held while `w` lives.
+                let w = unsafe { Writer::assume() };
+                let (p, key, _) = req_entry(req, &table, net, false)?;
+                if !p.entries.remove(&w, &key) {
+                    req.fail(c"no such entry", Some(attr::DST_ADDR));
+                    return Err(ENOENT);
+                }
+                changed();
+                drop(table);
+                notify_entry(req, cmd::ENTRY_DEL, &p, &key, None);
+                Ok(())
+            }
+            cmd::ENTRY_FLUSH => {
+                let name = req_name(req)?;
+                let table = PROFILES.lock();
+                // SAFETY: the table lock is held while `w` lives.
+                let w = unsafe { Writer::assume() };
+                let p = table[find(req, &table, net, &name)?].clone();
+                let n = p.entries.flush(&w);
+                changed();
+                drop(table);
+                if let Ok(mut m) = req.message(cmd::ENTRY_FLUSH) {
+                    if put_name(&mut m, &p).and_then(|()| m.put_u32(attr::ENTRIES, n)).is_ok() {
+                        req.notify(m, GROUP_EVENTS);
+                    }
+                }
+                Ok(())
+            }
+            cmd::ENTRY_GET => {
+                let table = PROFILES.lock();
+                // SAFETY: the table lock is held while `w` lives.
+                let w = unsafe { Writer::assume() };
+                let (p, key, _) = req_entry(req, &table, net, false)?;
+                let Some(f) = p.entries.find(&w, &key) else {
+                    req.fail(c"no such entry", Some(attr::DST_ADDR));
+                    return Err(ENOENT);
+                };
+                let mut m = req.message(cmd::ENTRY_GET)?;
+                put_entry(&mut m, &p, &key, Some(f.entry()))?;
+                drop(table);
+                req.reply(m)
+            }
             _ => Err(EOPNOTSUPP),
         }
     }
 
-    fn dumpit(_command: u8, dump: &mut Dump<'_>) -> Result {
+    fn dumpit(command: u8, dump: &mut Dump<'_>) -> Result {
+        if command == cmd::ENTRY_GET {
+            return dump_entries(dump);
+        }
         let net = dump.net().id();
         let start = usize::try_from(*dump.position()).unwrap_or(0);
         let table = PROFILES.lock();
@@ -413,4 +617,27 @@ impl Handler for Control {
         *dump.position() = c_long::try_from(start + done).unwrap_or(c_long::MAX);
         Ok(())
     }
+}
+
+/// A dump of one profile's entries, in the order they were added.
+fn dump_entries(dump: &mut Dump<'_>) -> Result {
+    let net = dump.net().id();
+    let name = dump.attr(attr::NAME).and_then(parse_name).ok_or(EINVAL)?;
+    let start = usize::try_from(*dump.position()).unwrap_or(0);
+    let table = PROFILES.lock();
+    // SAFETY: the table lock is held while `w` lives.
+    let w = unsafe { Writer::assume() };
+    dump.set_generation(GENERATION.load(Ordering::Relaxed));
+    let p = table.iter().find(|p| p.is(net, key(&name))).ok_or(ENOENT)?;
+    let mut done = 0usize;
+    while let Some(f) = p.entries.nth(&w, start + done) {
+        let Some(mut m) = dump.message(cmd::ENTRY_GET) else { break };
+        if put_entry(&mut m, p, f.key(), Some(f.entry())).is_err() {
+            break; // full: `m` is cancelled, the next round goes on from here
+        }
+        m.end();
+        done += 1;
+    }
+    *dump.position() = c_long::try_from(start + done).unwrap_or(c_long::MAX);
+    Ok(())
 }

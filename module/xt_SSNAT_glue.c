@@ -18,6 +18,7 @@
 #include <linux/proc_fs.h>
 #include <linux/seq_file.h>
 #include <linux/mutex.h>
+#include <linux/rhashtable.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/x_tables.h>
 #include <linux/netfilter_ipv4/ip_tables.h>
@@ -478,6 +479,175 @@ bool ssnat_glue_log_ratelimit(void)
 	return __ratelimit(&ssnat_log_rs);
 }
 
+/* ---- a profile's entries ----------------------------------------------- */
+
+struct ssnat_entry {
+	struct rhash_head node;
+	struct list_head list;		/* in insertion order, for dumps and flushes */
+	struct rcu_head rcu;
+	struct ssnat_entry_key key;
+	u64 payload[];			/* Rust's (module/entries.rs) */
+};
+
+struct ssnat_entries {
+	struct rhashtable ht;
+	struct list_head list;
+	/* The last ssnat_entry_nth() answer: a dump goes on from it in O(1). */
+	struct ssnat_entry *cursor;
+	unsigned long cursor_n;
+};
+
+static const struct rhashtable_params ssnat_entry_params = {
+	.key_len = sizeof(struct ssnat_entry_key),
+	.key_offset = offsetof(struct ssnat_entry, key),
+	.head_offset = offsetof(struct ssnat_entry, node),
+	.automatic_shrinking = true,
+};
+
+struct ssnat_entries *ssnat_entries_new(void)
+{
+	struct ssnat_entries *t;
+
+	/* Rust hashes and compares the same 20 bytes (ssnat-core's packet::Dest). */
+	BUILD_BUG_ON(sizeof(struct ssnat_entry_key) != 20);
+	t = kzalloc(sizeof(*t), GFP_KERNEL_ACCOUNT);
+	if (!t)
+		return NULL;
+	if (rhashtable_init(&t->ht, &ssnat_entry_params)) {
+		kfree(t);
+		return NULL;
+	}
+	INIT_LIST_HEAD(&t->list);
+	return t;
+}
+
+static void ssnat_entry_free_cb(void *ptr, void *arg)
+{
+	kfree(ptr);
+}
+
+/* Only once no packet can see the table any more (no rule uses its profile). */
+void ssnat_entries_free(struct ssnat_entries *t)
+{
+	rhashtable_free_and_destroy(&t->ht, ssnat_entry_free_cb, NULL);
+	kfree(t);
+}
+
+struct ssnat_entry *ssnat_entry_alloc(const struct ssnat_entry_key *key, size_t payload)
+{
+	struct ssnat_entry *e = kzalloc(struct_size(e, payload, DIV_ROUND_UP(payload, 8)),
+					GFP_KERNEL_ACCOUNT);
+
+	if (e)
+		e->key = *key;
+	return e;
+}
+
+/* An entry that was never inserted. */
+void ssnat_entry_free(struct ssnat_entry *e)
+{
+	kfree(e);
+}
+
+void *ssnat_entry_payload(struct ssnat_entry *e)
+{
+	return e->payload;
+}
+
+const struct ssnat_entry_key *ssnat_entry_key(const struct ssnat_entry *e)
+{
+	return &e->key;
+}
+
+static void ssnat_entries_moved(struct ssnat_entries *t)
+{
+	t->cursor = NULL;
+}
+
+/* -EEXIST if an entry has the key; on error the caller still owns @e. */
+int ssnat_entry_insert(struct ssnat_entries *t, struct ssnat_entry *e)
+{
+	int err = rhashtable_lookup_insert_fast(&t->ht, &e->node, ssnat_entry_params);
+
+	if (err)
+		return err;
+	list_add_tail(&e->list, &t->list);
+	ssnat_entries_moved(t);
+	return 0;
+}
+
+struct ssnat_entry *ssnat_entry_find(struct ssnat_entries *t,
+				     const struct ssnat_entry_key *key)
+{
+	return rhashtable_lookup_fast(&t->ht, key, ssnat_entry_params);
+}
+
+/* @e takes @old's place (same key); @old is freed after a grace period. */
+void ssnat_entry_replace(struct ssnat_entries *t, struct ssnat_entry *old,
+			 struct ssnat_entry *e)
+{
+	/* Cannot fail: @old is in the table and the keys are equal. */
+	WARN_ON_ONCE(rhashtable_replace_fast(&t->ht, &old->node, &e->node,
+					     ssnat_entry_params));
+	list_replace(&old->list, &e->list);
+	ssnat_entries_moved(t);
+	kfree_rcu(old, rcu);
+}
+
+void ssnat_entry_remove(struct ssnat_entries *t, struct ssnat_entry *e)
+{
+	rhashtable_remove_fast(&t->ht, &e->node, ssnat_entry_params);
+	list_del(&e->list);
+	ssnat_entries_moved(t);
+	kfree_rcu(e, rcu);
+}
+
+unsigned int ssnat_entries_flush(struct ssnat_entries *t)
+{
+	struct ssnat_entry *e, *next;
+	unsigned int n = 0;
+
+	list_for_each_entry_safe(e, next, &t->list, list) {
+		ssnat_entry_remove(t, e);
+		n++;
+		cond_resched();
+	}
+	return n;
+}
+
+/*
+ * The @n-th entry in insertion order, or NULL: a dump round asks for the entry
+ * after the last one it put, which the cursor remembers, so a whole dump is linear.
+ */
+struct ssnat_entry *ssnat_entry_nth(struct ssnat_entries *t, unsigned long n)
+{
+	struct list_head *pos;
+	unsigned long i = 0;
+
+	if (t->cursor && n >= t->cursor_n) {
+		pos = &t->cursor->list;
+		i = t->cursor_n;
+	} else {
+		pos = t->list.next;
+	}
+	for (; pos != &t->list; pos = pos->next, i++) {
+		if (i == n) {
+			t->cursor = list_entry(pos, struct ssnat_entry, list);
+			t->cursor_n = n;
+			return t->cursor;
+		}
+	}
+	return NULL;
+}
+
+/* The packet path, under rcu_read_lock(): the entry's payload, or NULL. */
+void *ssnat_entry_lookup(struct ssnat_entries *t, const struct ssnat_entry_key *key)
+{
+	struct ssnat_entry *e = rhashtable_lookup(&t->ht, key, ssnat_entry_params);
+
+	return e ? e->payload : NULL;
+}
+
 /* ---- /sys/module/xt_SSNAT/parameters ---------------------------------- */
 
 /*
@@ -507,6 +677,19 @@ MODULE_PARM_DESC(max_profiles, "Most runtime profiles one network namespace may 
 unsigned int ssnat_glue_max_profiles(void)
 {
 	return READ_ONCE(ssnat_max_profiles);
+}
+
+/*
+ * The cap on entries per profile. An entry is about 200 bytes, charged to the
+ * memory cgroup of whoever adds it: the default allows some 50 MiB per profile.
+ */
+static unsigned int ssnat_max_entries = 262144;
+module_param_named(max_entries, ssnat_max_entries, uint, 0644);
+MODULE_PARM_DESC(max_entries, "Most entries one runtime profile may hold (default 262144)");
+
+unsigned int ssnat_glue_max_entries(void)
+{
+	return READ_ONCE(ssnat_max_entries);
 }
 
 /* ---- generic netlink: inline helpers ------------------------------------ */
@@ -554,6 +737,16 @@ u8 ssnat_nl_cb_cmd(struct netlink_callback *cb)
 const struct net *ssnat_nl_cb_net(const struct netlink_callback *cb)
 {
 	return sock_net(cb->skb->sk);
+}
+
+/* Attribute @id of a dump's request (parsed against the family's policy), or NULL. */
+struct nlattr *ssnat_nl_cb_attr(struct netlink_callback *cb, unsigned int id)
+{
+	const struct genl_info *info = genl_info_dump(cb);
+
+	if (!info->attrs || id > info->family->maxattr)
+		return NULL;
+	return info->attrs[id];
 }
 
 unsigned int ssnat_skb_len(const struct sk_buff *skb)

@@ -77,9 +77,43 @@ void ssnat_counters_free(u64 __percpu *c);
 void ssnat_counters_add(u64 __percpu *c, unsigned int idx, u64 n);
 u64 ssnat_counters_sum(u64 __percpu *c, unsigned int idx);
 
+/*
+ * A profile's entries: a resizable RCU hash table (rhashtable) keyed by where a
+ * packet goes, each entry holding an opaque payload for Rust. The packet path
+ * looks entries up under the RCU read lock the netfilter hook holds; every other
+ * function is called with the profile table's mutex held (one writer), and
+ * removed entries are freed after a grace period.
+ */
+struct ssnat_entry_key {
+	u8 addr[16];		/* destination, network order (IPv4: 4 bytes, then 0) */
+	__be16 port;		/* destination port, or 0 */
+	u8 proto;
+	u8 family;		/* NFPROTO_IPV4 or NFPROTO_IPV6 */
+};
+struct ssnat_entries;
+struct ssnat_entry;
+
+struct ssnat_entries *ssnat_entries_new(void);
+void ssnat_entries_free(struct ssnat_entries *t);
+struct ssnat_entry *ssnat_entry_alloc(const struct ssnat_entry_key *key,
+				      size_t payload);
+void ssnat_entry_free(struct ssnat_entry *e);
+void *ssnat_entry_payload(struct ssnat_entry *e);
+const struct ssnat_entry_key *ssnat_entry_key(const struct ssnat_entry *e);
+int ssnat_entry_insert(struct ssnat_entries *t, struct ssnat_entry *e);
+struct ssnat_entry *ssnat_entry_find(struct ssnat_entries *t,
+				     const struct ssnat_entry_key *key);
+void ssnat_entry_replace(struct ssnat_entries *t, struct ssnat_entry *old,
+			 struct ssnat_entry *e);
+void ssnat_entry_remove(struct ssnat_entries *t, struct ssnat_entry *e);
+unsigned int ssnat_entries_flush(struct ssnat_entries *t);
+struct ssnat_entry *ssnat_entry_nth(struct ssnat_entries *t, unsigned long n);
+void *ssnat_entry_lookup(struct ssnat_entries *t, const struct ssnat_entry_key *key);
+
 /* Read-only facts in /sys/module/xt_SSNAT/parameters/. */
 void ssnat_glue_set_abi_version(unsigned int v);
 unsigned int ssnat_glue_max_profiles(void);
+unsigned int ssnat_glue_max_entries(void);
 bool ssnat_glue_log_ratelimit(void);
 
 /* Network namespaces going away (profiles are per namespace). */
@@ -100,6 +134,7 @@ const struct genl_family *ssnat_nl_cb_family(struct netlink_callback *cb);
 u8 ssnat_nl_cb_cmd(struct netlink_callback *cb);
 void ssnat_genl_dump_check_consistent(struct netlink_callback *cb, void *hdr);
 const struct net *ssnat_nl_cb_net(const struct netlink_callback *cb);
+struct nlattr *ssnat_nl_cb_attr(struct netlink_callback *cb, unsigned int id);
 unsigned int ssnat_skb_len(const struct sk_buff *skb);
 
 #endif

@@ -41,9 +41,9 @@ MAIN="none notrack mark ssnat-legacy ssnat-profile notrack-nft ssnat-nft notrack
 [ "$CPUS" -lt 2 ] || MAIN="$MAIN nfqueue-balance"
 MAIN=${BENCH_VARIANTS:-$MAIN}
 case $MODE in
-full) SECTIONS=${BENCH_SECTIONS:-main profiles rules ports} ;;
+full) SECTIONS=${BENCH_SECTIONS:-main profiles entries rules ports} ;;
 smp) SECTIONS=${BENCH_SECTIONS:-smp} ;;
-smoke) SECTIONS=${BENCH_SECTIONS:-main unshared profiles rules ports smp} ;;
+smoke) SECTIONS=${BENCH_SECTIONS:-main unshared profiles entries rules ports smp} ;;
 *) fail "BENCH_MODE $MODE: full, smp or smoke" ;;
 esac
 for f in "$BIN/udp-blast" "$BIN/nfq-rewriter" "$CTL"; do
@@ -57,6 +57,8 @@ section_variants() {
 	smoke:unshared) echo "ssnat-legacy nfqueue" ;;
 	smoke:profiles) echo "profiles-10" ;;
 	*:profiles) echo "notrack profiles-1 profiles-100 profiles-10000" ;;
+	smoke:entries) echo "entries-10" ;;
+	*:entries) echo "notrack ssnat-profile entries-1 entries-1000 entries-100000" ;;
 	smoke:rules) echo "ssnat-rules-10 mark-rules-10" ;;
 	*:rules) echo "notrack ssnat-rules-1 ssnat-rules-100 ssnat-rules-1000 mark-rules-100 mark-rules-1000" ;;
 	smoke:ports) echo "ssnat-port-65535" ;;
@@ -81,7 +83,7 @@ section_runs() {
 	*:unshared)
 		echo "pktgen-unshared 1 1 64"
 		echo "sender 1 1 64" ;;
-	*:profiles | *:rules) echo "pktgen 1 1 64" ;;
+	*:profiles | *:entries | *:rules) echo "pktgen 1 1 64" ;;
 	*:ports) echo "pktgen $FLOWS_MANY 1 64" ;;
 	*:smp)
 		echo "pktgen $FLOWS_MANY 1 64"
@@ -302,6 +304,20 @@ variant_up() {
 			echo "$k" >/sys/module/xt_SSNAT/parameters/max_profiles
 		ip netns exec rtr "$CTL" restore "$W/profiles" >/dev/null || fail "ssnatctl restore ($k profiles)"
 		[ "$(ip netns exec rtr "$CTL" profile list | wc -l)" = "$k" ] || fail "not $k profiles"
+		notrack_legacy
+		rtr_ipt 4 -t raw -A PREROUTING -i r0 -p udp -j SSNAT --profile bench ;;
+	entries-*)
+		# entries-K: an entries-only profile with K entries, the packets' destination
+		# one of them (the last added), the others other callers' media addresses
+		local k=${v#entries-} i
+		{
+			echo "profile add bench"
+			for i in $(seq 2 "$k"); do
+				echo "profile entry add bench 203.0.$((i / 250 % 250)).$((i % 250 + 1)):$((10000 + i % 50000)) --to-source $NEW:$((20000 + i % 40000))"
+			done
+			echo "profile entry add bench $RCV4:$DPORT --to-source $NEW:$NEWPORT"
+		} >"$W/entries"
+		ip netns exec rtr "$CTL" restore "$W/entries" >/dev/null || fail "ssnatctl restore ($k entries)"
 		notrack_legacy
 		rtr_ipt 4 -t raw -A PREROUTING -i r0 -p udp -j SSNAT --profile bench ;;
 	ssnat-rules-* | mark-rules-*)

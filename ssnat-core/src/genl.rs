@@ -7,6 +7,14 @@
 //! to with `-j SSNAT --profile NAME`. Profiles live per network namespace. Replacing a
 //! profile is atomic for the packet path: a packet sees the old mapping or the new one.
 //!
+//! A profile may also hold **entries**, keyed by destination (protocol, address, port),
+//! each with a mapping of its own: a packet of a `--profile` rule whose destination has
+//! an entry gets the entry's mapping; one without gets the profile's own mapping, or,
+//! for a profile created without one ([`attr::FLAGS`] 0: entries only), passes
+//! unchanged and is counted `no-entry`. Entry messages carry the profile's
+//! [`attr::NAME`], the key ([`attr::PROTO`], [`attr::DST_ADDR`], [`attr::DST_PORT`]) and
+//! the mapping as below.
+//!
 //! Messages carry a mapping as the attributes [`attr::FAMILY`] to [`attr::SEED`], with
 //! the meaning of the fields of [`crate::abi::SsnatInfo`] of the same names (addresses
 //! in network byte order, 4 or 16 bytes; ports in host byte order as netlink `u16`s).
@@ -49,6 +57,20 @@ pub mod cmd {
     pub const DEL: u8 = 3;
     /// Get one profile by [`super::attr::NAME`], or dump all of the namespace.
     pub const GET: u8 = 4;
+    /// Add an entry to profile [`super::attr::NAME`]: packets to [`super::attr::DST_ADDR`]
+    /// port [`super::attr::DST_PORT`] of protocol [`super::attr::PROTO`] get the
+    /// entry's mapping (`EEXIST` if the entry exists, `ENOSPC` past the module
+    /// parameter `max_entries`).
+    pub const ENTRY_NEW: u8 = 5;
+    /// Replace an entry's mapping (`ENOENT` if it does not exist); its counters stay.
+    pub const ENTRY_SET: u8 = 6;
+    /// Delete an entry.
+    pub const ENTRY_DEL: u8 = 7;
+    /// Get one entry, or dump all of profile [`super::attr::NAME`].
+    pub const ENTRY_GET: u8 = 8;
+    /// Delete every entry of profile [`super::attr::NAME`]; the notification carries
+    /// [`super::attr::ENTRIES`], the number deleted.
+    pub const ENTRY_FLUSH: u8 = 9;
 }
 
 /// Attributes of a profile message.
@@ -79,12 +101,21 @@ pub mod attr {
     pub const STATS: u16 = 11;
     /// Padding for 64-bit attributes.
     pub const PAD: u16 = 12;
+    /// `u32`, in replies only: the number of entries of a profile (of a flush: the
+    /// number deleted).
+    pub const ENTRIES: u16 = 13;
+    /// Binary, 4 or 16 bytes (the profile's family): an entry's destination address.
+    pub const DST_ADDR: u16 = 14;
+    /// `u16`: an entry's destination port (0 for protocols without ports).
+    pub const DST_PORT: u16 = 15;
+    /// `u8`: an entry's IP protocol.
+    pub const PROTO: u16 = 16;
     /// Highest attribute number.
-    pub const MAX: u16 = 12;
+    pub const MAX: u16 = 16;
     /// Names of the attributes (index: attribute number), for messages.
     pub const NAMES: [&str; MAX as usize + 1] = [
         "UNSPEC", "NAME", "FAMILY", "FLAGS", "MIN_ADDR", "MAX_ADDR", "PREFIX_LEN", "MIN_PORT",
-        "MAX_PORT", "SEED", "RULES", "STATS", "PAD",
+        "MAX_PORT", "SEED", "RULES", "STATS", "PAD", "ENTRIES", "DST_ADDR", "DST_PORT", "PROTO",
     ];
 }
 
@@ -102,9 +133,14 @@ pub const COUNTERS: [&core::ffi::CStr; 3 + crate::packet::SKIP_REASONS] = [
     c"no-port",
     c"unchanged",
     c"no-memory",
+    c"no-entry",
 ];
 /// Index of the first skip-reason counter in [`COUNTERS`].
 pub const COUNTER_SKIP: usize = 3;
+
+/// Names of an entry's counters (in [`attr::STATS`] of an entry, numbered from 1):
+/// packets and bytes that found the entry.
+pub const ENTRY_COUNTERS: [&core::ffi::CStr; 2] = [c"packets", c"bytes"];
 
 /// Whether `name` is a valid profile name.
 pub fn valid_profile_name(name: &[u8]) -> bool {
@@ -127,9 +163,10 @@ mod tests {
     #[test]
     fn attribute_names_follow_numbers() {
         use attr::*;
-        let ids = [NAME, FAMILY, FLAGS, MIN_ADDR, MAX_ADDR, PREFIX_LEN, MIN_PORT, MAX_PORT, SEED, RULES, STATS, PAD];
+        let ids = [NAME, FAMILY, FLAGS, MIN_ADDR, MAX_ADDR, PREFIX_LEN, MIN_PORT, MAX_PORT, SEED, RULES, STATS, PAD,
+                   ENTRIES, DST_ADDR, DST_PORT, PROTO];
         let names = ["NAME", "FAMILY", "FLAGS", "MIN_ADDR", "MAX_ADDR", "PREFIX_LEN", "MIN_PORT", "MAX_PORT",
-                     "SEED", "RULES", "STATS", "PAD"];
+                     "SEED", "RULES", "STATS", "PAD", "ENTRIES", "DST_ADDR", "DST_PORT", "PROTO"];
         for (id, name) in ids.iter().zip(names) {
             assert_eq!(NAMES[*id as usize], name);
         }

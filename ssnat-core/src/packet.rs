@@ -336,15 +336,19 @@ pub enum Skip {
     Unchanged = 4,
     /// The kernel could not make the bytes writable (memory).
     NoMemory = 5,
+    /// A `--profile` rule's packet whose destination has no entry in the profile,
+    /// which has no mapping of its own (never returned by the planner: the kernel's
+    /// entry lookup decides it).
+    NoEntry = 6,
 }
 
 /// Number of [`Skip`] reasons.
-pub const SKIP_REASONS: usize = 6;
+pub const SKIP_REASONS: usize = 7;
 
 impl Skip {
     /// All reasons, in counter order.
     pub const ALL: [Skip; SKIP_REASONS] =
-        [Skip::Truncated, Skip::Malformed, Skip::HeaderChain, Skip::NoPort, Skip::Unchanged, Skip::NoMemory];
+        [Skip::Truncated, Skip::Malformed, Skip::HeaderChain, Skip::NoPort, Skip::Unchanged, Skip::NoMemory, Skip::NoEntry];
 
     /// Short name, as shown with the counters.
     pub fn name(self) -> &'static str {
@@ -355,6 +359,7 @@ impl Skip {
             Skip::NoPort => "no-port",
             Skip::Unchanged => "unchanged",
             Skip::NoMemory => "no-memory",
+            Skip::NoEntry => "no-entry",
         }
     }
 }
@@ -654,6 +659,73 @@ fn inet_check(l3: &L3, off: usize, pseudo: bool, csum_start: Option<usize>) -> C
 /// network header.
 pub fn plan(head: &[u8], pkt_len: usize, map: &Mapping, csum_start: Option<usize>) -> Result<Plan, Skip> {
     plan_any(head.get(..MAX_PLAN_LEN).unwrap_or(head), pkt_len, map, csum_start)
+}
+
+/// Where a packet goes, as a profile's entries are keyed: protocol, destination address
+/// and destination port. The kernel's entry table hashes and compares these 20 bytes
+/// as they are (its C side declares the same struct: `struct ssnat_entry_key`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Dest {
+    /// Destination address, network byte order; an IPv4 address fills the first 4
+    /// bytes and the rest is zero.
+    pub addr: [u8; 16],
+    /// Destination port, network byte order; zero for a packet without ports (another
+    /// protocol, a fragment that is not the first).
+    pub port: [u8; 2],
+    /// IP protocol of the transport header (after any IPv6 extension headers).
+    pub proto: u8,
+    /// `NFPROTO_IPV4` or `NFPROTO_IPV6`.
+    pub family: u8,
+}
+
+const _: () = {
+    use core::mem::{offset_of, size_of};
+    assert!(size_of::<Dest>() == 20);
+    assert!(offset_of!(Dest, port) == 16 && offset_of!(Dest, proto) == 18 && offset_of!(Dest, family) == 19);
+};
+
+/// Protocols whose packets have a destination port at bytes 2..4 of their header.
+pub const DEST_PORT_PROTOCOLS: [u8; 5] = [proto::TCP, proto::UDP, proto::DCCP, proto::SCTP, proto::UDPLITE];
+
+impl Dest {
+    /// The key of `port` (host order) of protocol `proto` at `addr` (4 or 16 bytes,
+    /// network order), or `None` for another length.
+    pub fn new(addr: &[u8], port: u16, proto: u8) -> Option<Dest> {
+        let family = match addr.len() {
+            4 => abi::NFPROTO_IPV4,
+            16 => abi::NFPROTO_IPV6,
+            _ => return None,
+        };
+        let mut a = [0u8; 16];
+        a[..addr.len()].copy_from_slice(addr);
+        Some(Dest { addr: a, port: port.to_be_bytes(), proto, family })
+    }
+}
+
+/// Reads where a packet of `family` goes: the key of the entry a profile would have for
+/// it. `head` and `pkt_len` are as for [`plan`]. A packet whose headers cannot be read
+/// gets the reason, as the planner would give it.
+pub fn destination(head: &[u8], pkt_len: usize, family: Family) -> Result<Dest, Skip> {
+    let head = head.get(..MAX_PLAN_LEN).unwrap_or(head);
+    let l3 = parse_l3(family, head, pkt_len)?;
+    let n = family.addr_len();
+    let off = family.daddr_off();
+    // parse_l3 read the whole fixed header, the destination address included.
+    let src = head.get(off..off + n).ok_or(Skip::Truncated)?;
+    let mut key = Dest {
+        addr: [0; 16],
+        port: [0; 2],
+        proto: l3.proto,
+        family: if family == Family::V6 { abi::NFPROTO_IPV6 } else { abi::NFPROTO_IPV4 },
+    };
+    key.addr[..n].copy_from_slice(src);
+    if l3.first && DEST_PORT_PROTOCOLS.contains(&l3.proto) {
+        have(&l3, head, 4)?;
+        let p = l3.l4_off + 2;
+        key.port = [head[p], head[p + 1]];
+    }
+    Ok(key)
 }
 
 /// What [`rewrite`] did.

@@ -71,7 +71,7 @@ M32 = 0xFFFFFFFF
 M64 = (1 << 64) - 1
 FIXED, KEEP, RANGE, PREFIX = range(4)
 TRUNC, MALF, CHAIN, NOPORT, UNCH, NOMEM = range(6)
-REASONS = ("truncated", "malformed", "header-chain", "no-port", "unchanged", "no-memory")
+REASONS = ("truncated", "malformed", "header-chain", "no-port", "unchanged", "no-memory", "no-entry")
 COUNTERS = ("packets", "bytes", "tracked") + REASONS
 
 
@@ -878,7 +878,8 @@ def seed_packets(rng, fam, kind, src, dst, mapping):
     paged = kind == "paged"
     mp = mapping.ports
     sport = rng.randint(*mp) if mp and rng.random() < 0.2 else rng.randint(1, 65535)
-    dport = rng.randint(1, 65535)
+    # (port 6000 often: the profiles have entries for it, 30-fuzz-packets.sh)
+    dport = 6000 if rng.random() < 0.3 else rng.randint(1, 65535)
     dlen = rng.randint(4000, 8000) if paged else rng.choice((0, 1, 4, 8, 12, 16, 24, 33, 48))
     proto = KIND_PROTO.get(kind)
     if kind == "icmp":

@@ -30,7 +30,7 @@ R="ip netns exec rtr"
 # Bad input never reaches the kernel: usage errors.
 expect_code 2 "reversed range" $R $CTL profile add bad --to-source 198.51.100.9-198.51.100.7
 expect_code 2 "bad name" $R $CTL profile add "a b" --to-source 198.51.100.7
-expect_code 2 "no mapping" $R $CTL profile add bad
+expect_code 2 "a seed without a mapping" $R $CTL profile add bad --random-seed 3
 
 $R $CTL profile add moh --to-source 198.51.100.7:4000 || fail "add moh"
 $R $CTL profile add range --to-source 198.51.100.10-198.51.100.20:4000-4999 --random-seed 7 || fail "add range"

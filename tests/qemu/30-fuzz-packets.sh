@@ -78,6 +78,15 @@ for p in "${PROFILES[@]}"; do
 	six=
 	[ "$fam" = 4 ] || six=-6
 	echo "profile add $name $six --to-source ${spec%,*} --random-seed ${spec##*,}"
+	# Entries for the fuzzer's favourite destination port, one per protocol with
+	# ports, with the profile's own mapping: every packet takes the entry lookup
+	# (destination parsing of every mutation), those to port 6000 find an entry, and
+	# what comes out is what the profile alone would make of it.
+	dst=$RCV4
+	[ "$fam" = 4 ] || dst="[$RCV6]"
+	for proto in tcp udp udplite sctp dccp; do
+		echo "profile entry add $name $dst:6000 -p $proto --to-source ${spec%,*} --random-seed ${spec##*,}"
+	done
 	args+=(--profile "$p")
 done >"$W/profiles"
 $BIN/ssnatctl -n rtr restore "$W/profiles" || fail "ssnatctl restore: $(cat "$W/profiles")"

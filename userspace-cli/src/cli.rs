@@ -18,8 +18,9 @@ Exit status:
      namespace's user namespace; --netns needs CAP_SYS_ADMIN
   5  profile in use (EBUSY): delete the iptables rules that use it first
      (-j SSNAT --profile NAME)
-  6  no such profile (ENOENT)
-  7  profile exists (EEXIST): use 'ssnatctl profile set' to replace it
+  6  no such profile or entry (ENOENT)
+  7  profile or entry exists (EEXIST): use 'ssnatctl profile set' ('profile
+     entry set') to replace it
 
 Environment:
   SSNAT_SYSFS      sysfs root (default /sys)
@@ -110,30 +111,46 @@ pub enum Command {
     #[command(verbatim_doc_comment)]
     Stats(StatsArgs),
 
-    /// Print the changes to profiles as they happen, until interrupted
+    /// Print the changes to profiles and entries as they happen, until interrupted
     ///
     /// Text, one line per change, flushed at once:
     ///   new NAME MAPPING [random-seed N]
     ///   set NAME MAPPING [random-seed N]
     ///   del NAME
-    /// MAPPING is the --to-source text (":PORT[-PORT]" for a port alone), e.g.
-    /// "new moh 198.51.100.7:4000". A line "lost" when the kernel dropped changes
-    /// (receive buffer full): 'ssnatctl profile show' tells the state.
+    ///   entry new NAME PROTO DEST MAPPING [random-seed N]
+    ///   entry set NAME PROTO DEST MAPPING [random-seed N]
+    ///   entry del NAME PROTO DEST
+    ///   entry flush NAME N                   (N entries deleted)
+    /// MAPPING is the --to-source text (":PORT[-PORT]" for a port alone;
+    /// "entries-only" for a profile without a mapping), e.g.
+    /// "new moh 198.51.100.7:4000", "entry new moh udp 203.0.113.5:31000
+    /// 198.51.100.7:10002". A line "lost" when the kernel dropped changes (receive
+    /// buffer full): 'ssnatctl profile show' tells the state.
     ///
     /// JSON (--json), one object per line:
     ///   {"schema":1, "event":"new"|"set"|"del", "profile":PROFILE}
+    ///   {"schema":1, "event":"entry-new"|"entry-set"|"entry-del", "profile":null,
+    ///    "entry":{"profile":STR, ENTRY...}}
+    ///   {"schema":1, "event":"entry-flush", "profile":null,
+    ///    "flush":{"profile":STR, "entries":INT}}
     ///   {"schema":1, "event":"lost", "profile":null}
-    /// with PROFILE as in `ssnatctl profile show --help` (for "del": as it was).
+    /// with PROFILE as in `ssnatctl profile show --help` (for "del": as it was), ENTRY's
+    /// members as in `ssnatctl profile entry list --help` (for "entry-del": "to" and
+    /// "counters" null).
     #[command(verbatim_doc_comment)]
     Monitor(ReadOpts),
 
-    /// Print all profiles as 'profile add' lines that 'ssnatctl restore' reads back
+    /// Print all profiles and entries as lines that 'ssnatctl restore' reads back
     ///
-    /// A header comment, then one line per profile, sorted by name:
-    ///   profile add NAME [-6] --to-source SPEC|--to-ports P[-P] [--random-seed N]
-    /// (-6 only for an IPv6 profile without address; a NAME starting with '-' comes last,
-    /// after '--'). `ssnatctl save > FILE; ssnatctl restore FILE` brings the same
-    /// profiles back, and save then prints the same text.
+    /// A header comment, then one line per profile, sorted by name, each followed by
+    /// its entries, sorted by destination:
+    ///   profile add NAME [-6] [--to-source SPEC|--to-ports P[-P]] [--random-seed N]
+    ///   profile entry add NAME DEST [-p PROTO] --to-source SPEC|--to-ports P[-P]
+    ///       [--random-seed N]
+    /// (-6 only for an IPv6 profile without address; no mapping for a profile with
+    /// entries only; -p only for a protocol other than udp; a NAME starting with '-'
+    /// comes last, after '--'). `ssnatctl save > FILE; ssnatctl restore FILE` brings the
+    /// same profiles and entries back, and save then prints the same text.
     #[command(verbatim_doc_comment)]
     Save,
 
@@ -141,15 +158,46 @@ pub enum Command {
     ///
     /// Reads FILE, or standard input when FILE is '-' or not given. Blank lines and
     /// lines starting with '#' are skipped; every other line is
-    ///   [profile] add NAME --to-source SPEC [--to-ports P[-P]] [--random-seed N] [-6]
-    /// with the options of 'ssnatctl profile add'. The whole input is checked first:
-    /// on a bad line, "line N: MESSAGE" and exit 2, and nothing is changed. Then each
-    /// profile is created, or replaced when it exists with another mapping (left alone
-    /// when it is the same), so restoring twice changes nothing. A failure stops there
-    /// with "line N: MESSAGE" (earlier lines stay applied). Profiles not in the input
-    /// are left alone.
+    ///   [profile] add NAME [--to-source SPEC] [--to-ports P[-P]] [--random-seed N] [-6]
+    ///   [profile] entry add NAME DEST [-p PROTO] --to-source SPEC ... (as below)
+    /// with the options of 'ssnatctl profile add' and 'ssnatctl profile entry add'.
+    /// The whole input is checked first: on a bad line, "line N: MESSAGE" and exit 2,
+    /// and nothing is changed. Then each profile is created, or replaced when it exists
+    /// with another mapping (left alone when it is the same), and its entries are made
+    /// the ones the input lists for it: missing ones added, others replaced, deleted or
+    /// left alone (when the same), so restoring twice changes nothing. Entries of a
+    /// profile the input has no 'add' line for are created or replaced, its other
+    /// entries left alone. A failure stops there with "line N: MESSAGE" (earlier lines
+    /// stay applied). Profiles not in the input are left alone.
     #[command(verbatim_doc_comment)]
     Restore(RestoreArgs),
+
+    /// Keep a profile's entries in step with the SIP calls the router forwards
+    ///
+    /// Reads the SIP signalling that a rule copies to NFLOG group N, e.g.
+    ///   iptables -A FORWARD -p udp -m multiport --ports 5060 -j NFLOG --nflog-group 5
+    /// and parses each call's SDP offer and answer. When a call's media is negotiated
+    /// (a 2xx to INVITE, or an 18x with SDP), it adds an entry per media line to
+    /// PROFILE: packets to the outside party's media address and port (the caller's,
+    /// from the outside side's SDP) leave with the inside party's negotiated address and
+    /// port (from the inside side's SDP, or --to-address). A re-INVITE that moves the
+    /// media replaces them; BYE, CANCEL, a failed INVITE or --timeout without any SIP
+    /// for the call deletes them. Messages from --inside addresses are the inside
+    /// (PBX) side's; all others the outside's. Typical use, with the MOH rule
+    ///   iptables -t mangle -A POSTROUTING -o wan0 -s PBX -p udp --sport 4000 -j SSNAT --profile moh
+    /// and an entries-only profile ('ssnatctl profile add moh').
+    ///
+    /// The follower owns PROFILE's entries: it flushes them when it starts, and a call
+    /// already up is picked up at its next re-INVITE (putting it on hold is one).
+    /// Runs until killed; one line per decision on standard output:
+    ///   call CALL-ID: entry add|set PROTO DEST -> ADDR:PORT
+    ///   call CALL-ID: entry del PROTO DEST (REASON)
+    /// ('ssnatctl monitor' shows the same changes as the kernel made them). It is not
+    /// on the packet path: NFLOG hands it copies, which the kernel drops (not the
+    /// packets) if it falls behind. PBXs that report hold themselves can instead run
+    /// 'ssnatctl profile entry add/del' from their hold and resume hooks.
+    #[command(verbatim_doc_comment)]
+    Follow(FollowArgs),
 
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     ///
@@ -165,6 +213,45 @@ pub enum Command {
     Manpage,
 }
 
+/// `ssnatctl follow`.
+#[derive(Debug, Args)]
+pub struct FollowArgs {
+    /// NFLOG group the router copies SIP to (iptables -j NFLOG --nflog-group N)
+    #[arg(long, value_name = "N")]
+    pub nflog_group: u16,
+    /// Profile whose entries to keep (an entries-only profile, usually)
+    #[arg(long, value_name = "NAME")]
+    pub profile: String,
+    /// The inside (PBX) side: SIP sent from ADDR[/LEN] (repeatable)
+    #[arg(long, value_name = "ADDR[/LEN]", value_parser = parse_prefix, required = true)]
+    pub inside: Vec<(std::net::IpAddr, u8)>,
+    /// Source address the entries write, instead of the inside SDP's own (for a PBX
+    /// that puts its private address into SDP)
+    #[arg(long, value_name = "ADDR")]
+    pub to_address: Option<std::net::IpAddr>,
+    /// Seconds without SIP after which a call's entries are deleted
+    #[arg(long, value_name = "SECS", default_value_t = 14_400)]
+    pub timeout: u64,
+    /// Calls followed at once, at most (the least recently active goes first)
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub max_calls: usize,
+}
+
+/// `ADDR[/LEN]`.
+fn parse_prefix(s: &str) -> Result<(std::net::IpAddr, u8), String> {
+    let (a, l) = match s.split_once('/') {
+        Some((a, l)) => (a, Some(l)),
+        None => (s, None),
+    };
+    let addr: std::net::IpAddr = a.parse().map_err(|_| format!("bad address \"{a}\""))?;
+    let max = if addr.is_ipv4() { 32 } else { 128 };
+    let len = match l {
+        None => max,
+        Some(l) => l.parse::<u8>().ok().filter(|&n| n <= max).ok_or_else(|| format!("bad prefix length \"{l}\" (0-{max})"))?,
+    };
+    Ok((addr, len))
+}
+
 /// `ssnatctl profile ...`.
 #[derive(Debug, Subcommand)]
 pub enum ProfileCommand {
@@ -176,14 +263,20 @@ pub enum ProfileCommand {
     /// rewrite the port only. The family comes from the address; -6 makes a port-only
     /// profile IPv6 (default IPv4).
     ///
-    /// E.g. `ssnatctl profile add moh --to-source 198.51.100.7:4000`.
+    /// Without --to-source and --to-ports the profile has no mapping of its own, only
+    /// entries ('ssnatctl profile entry add'): packets to a destination without an entry
+    /// pass unchanged, counted as no-entry. (IPv4; -6 for IPv6.)
+    ///
+    /// E.g. `ssnatctl profile add moh --to-source 198.51.100.7:4000`,
+    /// `ssnatctl profile add moh` (entries only).
     #[command(verbatim_doc_comment)]
     Add(ProfileSpec),
 
     /// Replace a profile's mapping atomically (exit 6 if it does not exist)
     ///
-    /// Same options as 'ssnatctl profile add'. Packets see the old mapping or the new
-    /// one. The family cannot change while rules use the profile (exit 5).
+    /// Same options as 'ssnatctl profile add' (none: no mapping, entries only). Packets
+    /// see the old mapping or the new one; the entries stay. The family cannot change
+    /// while rules use the profile, or while it has entries (exit 5).
     #[command(verbatim_doc_comment)]
     Set(ProfileSpec),
 
@@ -194,10 +287,11 @@ pub enum ProfileCommand {
     /// Show profiles: mapping, rules that use them, counters
     ///
     /// Text, two lines per profile (sorted by name):
-    ///   profile NAME ipv4|ipv6 to:MAPPING [random-seed:N] rules N
+    ///   profile NAME ipv4|ipv6 to:MAPPING [random-seed:N] rules N entries N
     ///   <TAB>packets N bytes N tracked N ...    (every counter: name value)
     /// "to:MAPPING" is as 'iptables -L' prints the same -j SSNAT options
-    /// ("ports:P[-P]" for a port alone); seeds are decimal, as everywhere.
+    /// ("ports:P[-P]" for a port alone; "entries-only" for a profile without a
+    /// mapping); seeds are decimal, as everywhere.
     ///
     /// JSON (--json), one object:
     ///   {"schema":1, "profiles":[PROFILE, ...]}
@@ -206,12 +300,13 @@ pub enum ProfileCommand {
     ///    "to_source":STR|null, "to_ports":STR|null,
     ///    "address":{"first":STR, "last":STR, "prefix_len":INT|null}|null,
     ///    "ports":{"first":INT, "last":INT}|null,
-    ///    "seed":INT, "rules":INT|null, "counters":COUNTERS|null}
+    ///    "seed":INT, "rules":INT|null, "counters":COUNTERS|null, "entries":INT|null}
     /// "to_source" is the --to-source text ('ssnatctl save' writes), null without an
-    /// address; "to_ports" is the port range, null unless only the port is mapped.
+    /// address; "to_ports" is the port range, null unless only the port is mapped (a
+    /// profile with entries only: "to_source", "to_ports", "address", "ports" null).
     /// COUNTERS: {"packets":INT, "bytes":INT, "tracked":INT, "truncated":INT,
     ///   "malformed":INT, "header-chain":INT, "no-port":INT, "unchanged":INT,
-    ///   "no-memory":INT}, summed over the CPUs.
+    ///   "no-memory":INT, "no-entry":INT}, summed over the CPUs.
     #[command(verbatim_doc_comment)]
     Show(ShowArgs),
 
@@ -220,6 +315,114 @@ pub enum ProfileCommand {
     /// JSON (--json), one object: {"schema":1, "profiles":[STR, ...]}
     #[command(verbatim_doc_comment, visible_alias = "ls")]
     List(ReadOpts),
+
+    /// Add, replace, delete and list a profile's entries (per-destination mappings)
+    #[command(subcommand)]
+    Entry(EntryCommand),
+}
+
+/// `ssnatctl profile entry ...`.
+#[derive(Debug, Subcommand)]
+pub enum EntryCommand {
+    /// Add an entry: packets to DEST get this mapping (exit 7 if it exists)
+    ///
+    /// A packet of a -j SSNAT --profile PROFILE rule whose destination (protocol,
+    /// address, port) has an entry gets the entry's mapping instead of the profile's.
+    /// DEST is ADDR:PORT, [ADDR]:PORT for IPv6, or ADDR alone for a protocol without
+    /// ports (-p icmp, ...); its family must be the profile's. The mapping takes the
+    /// options of 'ssnatctl profile add' (one of --to-source, --to-ports is required)
+    /// and must be of the same family. Fails with "No space left on device" past the
+    /// module parameter max_entries.
+    ///
+    /// E.g. `ssnatctl profile entry add moh 203.0.113.5:31000 --to-source 198.51.100.7:10002`.
+    #[command(verbatim_doc_comment)]
+    Add(EntrySpec),
+
+    /// Replace an entry's mapping atomically (exit 6 if it does not exist)
+    ///
+    /// Same arguments as 'ssnatctl profile entry add'. The entry's counters stay.
+    #[command(verbatim_doc_comment)]
+    Set(EntrySpec),
+
+    /// Delete an entry (exit 6 if it does not exist)
+    #[command(visible_alias = "delete")]
+    Del(EntryKeyArgs),
+
+    /// Delete all entries of a profile
+    Flush(ProfileArg),
+
+    /// Show a profile's entries: destination, mapping, counters
+    ///
+    /// Text: a header line "PROTO DESTINATION TO SEED PACKETS BYTES" and one line per
+    /// entry, sorted by destination, e.g.
+    ///   udp    203.0.113.5:31000  198.51.100.7:10002     0     12  2064
+    /// TO is the --to-source text (":PORT[-PORT]" for a port alone); SEED decimal.
+    ///
+    /// JSON (--json), one object:
+    ///   {"schema":1, "profile":STR, "entries":[ENTRY, ...]}
+    /// ENTRY:
+    ///   {"proto":STR, "dst":STR, "dport":INT, "to":MAPPING|null,
+    ///    "counters":{"packets":INT, "bytes":INT}|null}
+    /// "proto" is the protocol's name (udp, tcp, udplite, sctp, dccp, icmp, icmpv6) or
+    /// its number as a string; "dport" is 0 for a protocol without ports. MAPPING:
+    ///   {"family":"ipv4"|"ipv6", "to_source":STR|null, "to_ports":STR|null,
+    ///    "address":..., "ports":..., "seed":INT}
+    /// as in `ssnatctl profile show --help`.
+    #[command(verbatim_doc_comment, visible_alias = "show")]
+    List(EntryListArgs),
+}
+
+/// The protocol option of the entry commands.
+const PROTO_HELP: &str =
+    "Protocol of the destination: udp (default), tcp, udplite, sctp, dccp, icmp, icmpv6, or a number 0-255";
+
+/// An entry's profile, destination and mapping, as `profile entry add` and `set` take them.
+#[derive(Debug, Args, Clone, PartialEq, Eq)]
+pub struct EntrySpec {
+    #[command(flatten)]
+    pub key: EntryKeyArgs,
+
+    /// Addresses (and ports) to write: ADDR[-ADDR][:PORT[-PORT]], PREFIX/LEN[:PORT[-PORT]]
+    #[arg(long, value_name = "SPEC")]
+    pub to_source: Option<String>,
+
+    /// Ports to write, PORT[-PORT] (with a --to-source without port, or alone)
+    #[arg(long, value_name = "PORT[-PORT]")]
+    pub to_ports: Option<String>,
+
+    /// Seed of the flow hash that picks inside a range: decimal or 0x hex (default 0)
+    #[arg(long, value_name = "N")]
+    pub random_seed: Option<String>,
+}
+
+/// An entry's profile and destination.
+#[derive(Debug, Args, Clone, PartialEq, Eq)]
+pub struct EntryKeyArgs {
+    /// Profile name.
+    pub profile: String,
+
+    /// Destination: ADDR:PORT, [ADDR]:PORT (IPv6), ADDR (protocols without ports)
+    pub dest: String,
+
+    #[arg(short = 'p', long, value_name = "PROTO", help = PROTO_HELP)]
+    pub proto: Option<String>,
+}
+
+/// A profile name, for the entry commands.
+#[derive(Debug, Args)]
+pub struct ProfileArg {
+    /// Profile name.
+    pub profile: String,
+}
+
+/// Options of `profile entry list`.
+#[derive(Debug, Args)]
+pub struct EntryListArgs {
+    /// Profile name.
+    pub profile: String,
+
+    #[command(flatten)]
+    pub read: ReadOpts,
 }
 
 /// A profile's name and mapping, as `profile add` and `profile set` take them.
@@ -616,10 +819,16 @@ mod tests {
                 "del",
                 "show",
                 "list",
+                "add",
+                "set",
+                "del",
+                "flush",
+                "list",
                 "stats",
                 "monitor",
                 "save",
                 "restore",
+                "follow",
                 "completions",
                 "manpage"
             ]
@@ -632,10 +841,16 @@ mod tests {
             "profile del",
             "profile show",
             "profile list",
+            "profile entry add",
+            "profile entry set",
+            "profile entry del",
+            "profile entry flush",
+            "profile entry list",
             "stats",
             "monitor",
             "save",
             "restore",
+            "follow",
             "completions",
             "manpage",
         ] {

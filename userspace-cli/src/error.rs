@@ -22,9 +22,9 @@ pub const EXIT_NOT_LOADED: u8 = 3;
 pub const EXIT_NOT_PERMITTED: u8 = 4;
 /// Exit code when the profile is in use by rules (`EBUSY`).
 pub const EXIT_IN_USE: u8 = 5;
-/// Exit code when the profile does not exist (`ENOENT`).
+/// Exit code when the profile (or the entry) does not exist (`ENOENT`).
 pub const EXIT_NO_PROFILE: u8 = 6;
-/// Exit code when the profile already exists (`EEXIST`).
+/// Exit code when the profile (or the entry) already exists (`EEXIST`).
 pub const EXIT_EXISTS: u8 = 7;
 
 /// A request to the kernel's `SSNAT` generic netlink family, for messages.
@@ -42,6 +42,18 @@ pub enum Op {
     Dump,
     /// Joining the `events` multicast group.
     Subscribe,
+    /// `ENTRY_NEW`.
+    EntryAdd,
+    /// `ENTRY_SET`.
+    EntrySet,
+    /// `ENTRY_DEL`.
+    EntryDel,
+    /// `ENTRY_GET` of one entry.
+    EntryGet,
+    /// `ENTRY_FLUSH`.
+    EntryFlush,
+    /// `ENTRY_GET` dump of a profile's entries.
+    EntryDump,
 }
 
 impl Op {
@@ -53,7 +65,27 @@ impl Op {
             Op::Get => "profile show",
             Op::Dump => "profile dump",
             Op::Subscribe => "subscribing to events",
+            Op::EntryAdd => "profile entry add",
+            Op::EntrySet => "profile entry set",
+            Op::EntryDel => "profile entry del",
+            Op::EntryGet => "profile entry show",
+            Op::EntryFlush => "profile entry flush",
+            Op::EntryDump => "profile entry list",
         }
+    }
+
+    /// Whether the request is about an entry (its name: `PROFILE PROTO DEST`, its
+    /// `ENOENT`: no such profile, or no such entry).
+    fn is_entry(self) -> bool {
+        matches!(
+            self,
+            Op::EntryAdd
+                | Op::EntrySet
+                | Op::EntryDel
+                | Op::EntryGet
+                | Op::EntryFlush
+                | Op::EntryDump
+        )
     }
 }
 
@@ -165,8 +197,30 @@ impl fmt::Display for Error {
                     write!(f, " {name}")?;
                 }
                 let name = name.as_deref().unwrap_or("NAME");
+                // The profile's name alone (an entry's request names the entry too).
+                let profile = name.split(' ').next().unwrap_or(name);
                 // The errors a user acts on: what to do, rather than the kernel's words.
                 match (*errno, op) {
+                    // The kernel points at the destination: the entry is missing.
+                    (Errno::ENOENT, op) if op.is_entry() && *attr == Some("DST_ADDR") => write!(
+                        f,
+                        ": no such entry (see 'ssnatctl profile entry list {profile}'; \
+                         'ssnatctl profile entry add' creates one)"
+                    ),
+                    (Errno::ENOENT, op) if op.is_entry() => write!(
+                        f,
+                        ": no such profile (see 'ssnatctl profile list'; 'ssnatctl profile \
+                         add {profile}' creates one without a mapping, for entries only)"
+                    ),
+                    (Errno::EEXIST, Op::EntryAdd) => f.write_str(
+                        ": entry exists: use 'ssnatctl profile entry set' to replace it",
+                    ),
+                    // A profile's family stays while it has entries (of that family).
+                    (Errno::EBUSY, Op::Set) if *attr == Some("FAMILY") => write!(
+                        f,
+                        ": profile has entries of its address family: delete them first \
+                         ('ssnatctl profile entry flush {name}')"
+                    ),
                     (Errno::EBUSY, Op::Set) => write!(
                         f,
                         ": profile in use by rules, which need its address family: delete \

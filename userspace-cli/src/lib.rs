@@ -9,10 +9,12 @@
 //! - [`xtables`]: whether `SSNAT` is registered in `/proc/net/ip{,6}_tables_targets`;
 //! - [`rules`]: which rules use `-j SSNAT`, from the `ip{,6}tables-*-save` commands;
 //! - [`report`]: the `version` and `status` reports, as text and as JSON;
-//! - [`netlink`]: the module's `SSNAT` generic netlink family (runtime profiles), with
-//!   `neli`: requests, replies, events;
-//! - [`profile`]: profiles on the user's side: mappings from the command line, text and
-//!   JSON, the `save`/`restore` format; [`commands`]: the profile commands;
+//! - [`netlink`]: the module's `SSNAT` generic netlink family (runtime profiles and
+//!   their entries), with `neli`: requests, replies, events; its [`netlink::Profiles`]
+//!   and [`netlink::Entries`] traits are the API for other programs;
+//! - [`profile`]: profiles and entries on the user's side: mappings and destinations
+//!   from the command line, text and JSON, the `save`/`restore` format; [`commands`]:
+//!   the profile and entry commands;
 //! - [`netns`]: the `--netns` option;
 //! - [`cli`]: the command line; [`error`]: errors and exit codes.
 //!
@@ -26,8 +28,8 @@
 //! | 3 | the module is not loaded, for commands that need it (no `SSNAT` genl family) |
 //! | 4 | not permitted (`EPERM`): changes and reading need `CAP_NET_ADMIN` over the network namespace |
 //! | 5 | profile in use by rules (`EBUSY`) |
-//! | 6 | no such profile (`ENOENT`) |
-//! | 7 | profile exists (`EEXIST`) |
+//! | 6 | no such profile or entry (`ENOENT`) |
+//! | 7 | profile or entry exists (`EEXIST`) |
 //!
 //! Errors are printed once to stderr as `ssnatctl: <message>`; warnings as
 //! `ssnatctl: warning: <message>` (they do not change the exit code).
@@ -42,9 +44,9 @@
 //!
 //! # JSON
 //!
-//! `version --json`, `status --json`, `profile show --json`, `profile list --json` and
-//! `stats --json` print one JSON object on one line (`stats --watch` and `monitor`: one
-//! per line). The schema is versioned by its `"schema"` member (now `1`): within a
+//! `version --json`, `status --json`, `profile show --json`, `profile list --json`,
+//! `profile entry list --json` and `stats --json` print one JSON object on one line
+//! (`stats --watch` and `monitor`: one per line). The schema is versioned by its `"schema"` member (now `1`): within a
 //! schema version members are only ever added, never removed, renamed or retyped. See
 //! [`report`] and [`profile`] for the members.
 
@@ -52,6 +54,7 @@ pub mod cli;
 pub mod commands;
 pub mod env;
 pub mod error;
+pub mod follow;
 pub mod module;
 pub mod netlink;
 pub mod netns;
@@ -110,6 +113,7 @@ pub fn run_with(
         Command::Monitor(opts) => commands::monitor(opts.json, connect, out),
         Command::Save => commands::save(connect, out),
         Command::Restore(args) => commands::restore(args, connect, stdin),
+        Command::Follow(args) => follow::run(args, connect()?.as_mut(), out),
         Command::Completions { shell } => {
             clap_complete::generate(*shell, &mut cli::Cli::command(), "ssnatctl", out);
             out.flush().map_err(Error::Output)

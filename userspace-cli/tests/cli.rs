@@ -424,8 +424,12 @@ fn bad_profile_arguments_exit_2_with_the_extensions_messages() {
             "bad profile name: 1-31 letters, digits, '-', '_' or '.'",
         ),
         (
-            &["profile", "add", "moh"],
-            "--to-source or --to-ports is required",
+            &["profile", "add", "moh", "--random-seed", "5"],
+            "--random-seed needs --to-source or --to-ports (a profile without them has entries only)",
+        ),
+        (
+            &["profile", "entry", "add", "moh", "203.0.113.5:0", "--to-source", "198.51.100.7"],
+            "destination port \"0\" out of range 1-65535",
         ),
         (
             &["profile", "del", "a/b"],
@@ -462,6 +466,28 @@ fn profile_commands_without_the_module_exit_3() {
         &["stats", "-w=2", "moh"],
         &["save"],
         &["monitor"],
+        // Entries only, and the entry commands.
+        &["profile", "add", "moh"],
+        &[
+            "profile",
+            "entry",
+            "add",
+            "moh",
+            "203.0.113.5:31000",
+            "--to-source",
+            "198.51.100.7:10002",
+        ],
+        &[
+            "profile",
+            "entry",
+            "del",
+            "moh",
+            "[2001:db8::1]:5",
+            "-p",
+            "tcp",
+        ],
+        &["profile", "entry", "flush", "moh"],
+        &["profile", "entry", "show", "moh", "--json"],
     ] {
         let o = f.run(args);
         assert_eq!(o.status.code(), Some(3), "{args:?}");
@@ -520,8 +546,8 @@ fn completions_manpage_and_help() {
         "--netns",
         "4  not permitted",
         "5  profile in use",
-        "6  no such profile",
-        "7  profile exists",
+        "6  no such profile or entry",
+        "7  profile or entry exists",
     ] {
         assert!(help.contains(want), "{want:?} not in help:\n{help}");
     }
@@ -530,4 +556,27 @@ fn completions_manpage_and_help() {
         show.contains("{\"schema\":1, \"profiles\":[PROFILE, ...]}"),
         "{show}"
     );
+    // The entry commands: in the page, the completions and the help.
+    for name in ["add", "set", "del", "flush", "list"] {
+        let heading = format!(".SS \"ssnatctl profile entry {name}\"\n");
+        assert!(man.contains(&heading), "{heading}: {man}");
+    }
+    let bash = stdout(&f.run(&["completions", "bash"]));
+    assert!(
+        bash.contains("ssnatctl__subcmd__profile__subcmd__entry__subcmd__add"),
+        "{bash}"
+    );
+    let entry = stdout(&f.run(&["profile", "entry", "--help"]));
+    for want in ["add", "set", "del", "flush", "list", "[alias: show]"] {
+        assert!(entry.contains(want), "{want:?} not in help:\n{entry}");
+    }
+    let add = stdout(&f.run(&["profile", "entry", "add", "--help"]));
+    for want in [
+        "<PROFILE>",
+        "<DEST>",
+        "-p, --proto <PROTO>",
+        "--to-source <SPEC>",
+    ] {
+        assert!(add.contains(want), "{want:?} not in help:\n{add}");
+    }
 }

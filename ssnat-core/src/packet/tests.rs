@@ -755,3 +755,31 @@ fn common_path_equals_general_path() {
     std::eprintln!("{common} of {count} packets rewritten by the common path");
     assert!(common * 4 > count, "only {common} of {count} took the common path");
 }
+
+#[test]
+fn destination_is_the_entry_key() {
+    for v6 in [false, true] {
+        let (src, dst, fam) =
+            if v6 { (&SRC6[..], &DST6[..], Family::V6) } else { (&SRC4[..], &DST4[..], Family::V4) };
+        for p in [proto::TCP, proto::UDP, proto::UDPLITE, proto::DCCP, proto::SCTP, proto::ICMP, proto::ICMPV6] {
+            let b = build(v6, p, src, dst, 5004, 31000, b"payload");
+            let key = destination(&b.pkt, b.pkt.len(), fam).unwrap();
+            let port = if DEST_PORT_PROTOCOLS.contains(&p) { 31000 } else { 0 };
+            assert_eq!(key, Dest::new(dst, port, p).unwrap(), "v6 {v6} proto {p}");
+            // Every truncation inside the headers is refused, as the planner refuses it.
+            let hdr = b.l4 + if port != 0 { 4 } else { 0 };
+            for cut in 0..hdr {
+                assert!(destination(&b.pkt[..cut], cut, fam).is_err(), "v6 {v6} proto {p} cut {cut}");
+            }
+        }
+    }
+    // A fragment that is not the first has no port: its key has port 0.
+    let mut later = build(false, proto::UDP, &SRC4, &DST4, 5004, 31000, &[7u8; 32]);
+    later.pkt[7] = 0x03;
+    assert_eq!(destination(&later.pkt, later.pkt.len(), Family::V4).unwrap(), Dest::new(&DST4, 0, proto::UDP).unwrap());
+    // A lying total length is malformed, as for the planner.
+    let mut bad = build(false, proto::UDP, &SRC4, &DST4, 5004, 31000, b"x");
+    bad.pkt[3] = 0xff;
+    assert_eq!(destination(&bad.pkt, bad.pkt.len(), Family::V4), Err(Skip::Malformed));
+    assert_eq!(Dest::new(&[1, 2, 3], 1, proto::UDP), None);
+}
