@@ -1,6 +1,7 @@
 # xt_SSNAT: stateless source NAT for Linux, as a Rust-for-Linux xtables target.
 #
-#   make demo      build what is missing, boot the kernel in QEMU, show a UDP rewrite
+#   make demo      build what is missing, boot the kernel in QEMU, place SIP calls whose
+#                  Music-On-Hold SSNAT re-sources (make demo-udp: a plain UDP rewrite)
 #   make check     every test: cargo tests of the workspace, the QEMU tests on our
 #                  release kernel and (the reliability tests and a sample of the others)
 #                  on our debug kernel (KASAN, UBSAN, lockdep, kmemleak), make install
@@ -32,7 +33,7 @@ KO ?=
 EXT ?=
 KVER ?= $(shell bash -c '. scripts/env.sh; echo $$DEBIAN_KVER_DEFAULT')
 
-.PHONY: all setup kernel kernel-debug module module-debug userspace install uninstall debian demo check soak test-host test-qemu test-debug test-debian bench bench-guest trace clean
+.PHONY: all setup kernel kernel-debug module module-debug userspace install uninstall debian demo demo-udp check soak test-host test-qemu test-debug test-debian bench bench-guest trace clean
 
 all: module userspace
 
@@ -83,6 +84,9 @@ debian: setup
 
 demo: module userspace
 	@scripts/demo.sh
+
+demo-udp: module userspace
+	@SSNAT_DEMO=udp scripts/demo.sh
 
 test-host: setup
 	@scripts/check.sh host fuzz

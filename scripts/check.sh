@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the test stages given and ends with one line "N passed, N failed" over all of
-# them. Stages: host (cargo tests), fuzz (the core's fuzz target), qemu (tests/run.sh
+# them. Stages: host (cargo tests), fuzz (the fuzz targets), qemu (tests/run.sh
 # on the release kernel), debug (on the debug kernel: a selection), soak (all of them
 # there, at soak scale), install (make install/uninstall, man pages and DKMS on the
 # host, tests/host/*.sh), debian (Debian's own kernel, tests/debian/run.sh).
@@ -30,20 +30,26 @@ stage() {
 		rm -f "$log"
 		;;
 	fuzz)
-		# The fuzz target of the pure core, for a fixed budget. cargo fuzz needs
-		# nightly-only flags (sanitizers); RUSTC_BOOTSTRAP lets the stable rustc take them.
+		# The fuzz targets, each for a fixed budget: the pure core's packet path, and the
+		# call follower's SIP/SDP parsing and call tracking (seeded with whole calls). cargo
+		# fuzz needs nightly-only flags (sanitizers); RUSTC_BOOTSTRAP lets the stable rustc
+		# take them.
 		secs=${SSNAT_FUZZ_SECONDS:-30}
-		echo "== cargo fuzz run packet (${secs}s)"
-		if (cd ssnat-core/fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run packet --fuzz-dir . \
-			--target-dir "$SSNAT_CACHE/fuzz-target" -- \
-			-max_total_time="$secs" -print_final_stats=1 >fuzz.log 2>&1); then
-			grep -E '^Done|stat::number_of_executed_units' ssnat-core/fuzz/fuzz.log | head -2
-			echo "fuzz 1 0" >>"$summary"
-		else
-			tail -n 30 ssnat-core/fuzz/fuzz.log
-			echo "fuzz 0 1" >>"$summary"
-			status=1
-		fi
+		for t in ssnat-core/fuzz:packet: follow/fuzz:sip:seeds/sip; do
+			IFS=: read -r dir target seeds <<<"$t"
+			echo "== cargo fuzz run $target (${secs}s, $dir)"
+			mkdir -p "$dir/corpus/$target"
+			if (cd "$dir" && RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" --fuzz-dir . \
+				--target-dir "$SSNAT_CACHE/fuzz-target" "corpus/$target" $seeds -- \
+				-max_total_time="$secs" -print_final_stats=1 >fuzz.log 2>&1); then
+				grep -E '^Done|stat::number_of_executed_units' "$dir/fuzz.log" | head -2
+				echo "fuzz 1 0" >>"$summary"
+			else
+				tail -n 30 "$dir/fuzz.log"
+				echo "fuzz 0 1" >>"$summary"
+				status=1
+			fi
+		done
 		;;
 	qemu)
 		echo "== QEMU tests on the release kernel (virtme-ng, TCG; two guests share the tests)"
@@ -57,7 +63,7 @@ stage() {
 		# and netlink fuzzers follow each other in the other.
 		# The rest, 35-limits (debug only) included, runs there in `make soak` (under TCG
 		# the debug kernel is 4 to 16 times slower); SSNAT_DEBUG_TESTS chooses others.
-		tests="${SSNAT_DEBUG_TESTS:-31-fuzz-rules 32-fuzz-netlink 30-fuzz-packets}"
+		tests="${SSNAT_DEBUG_TESTS:-31-fuzz-rules 32-fuzz-netlink 30-fuzz-packets 36-profile-entries}"
 		echo "== QEMU tests on the debug kernel (KASAN, UBSAN, lockdep, kmemleak; two guests share the tests)"
 		# shellcheck disable=SC2086
 		SSNAT_FLAVOR=debug SSNAT_SCALE=${SSNAT_SCALE:-quick} SSNAT_SUMMARY=$summary tests/run.sh $tests || status=1

@@ -9,7 +9,7 @@ mkdir -p "$SSNAT_CACHE"
 debs=(build-essential flex bison bc libelf-dev libssl-dev cpio kmod dwarves
 	libclang-19-dev qemu-system-x86 iptables libxtables-dev iproute2 tcpdump
 	busybox-static pkg-config valgrind gdb ethtool nftables iputils-ping
-	libnetfilter-queue-dev python3-matplotlib
+	libnetfilter-queue-dev python3-matplotlib sip-tester python3-scapy
 	clang-19 lld-19 llvm-19)
 missing=()
 for p in "${debs[@]}"; do
