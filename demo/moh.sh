@@ -241,6 +241,7 @@ if [ "$MODE" = fix ]; then
 	while entries_left && [ $SECONDS -lt $deadline ]; do sleep 0.5; done
 	kill -0 $FOLLOW 2>/dev/null || fail "ssnatctl follow exited early (see $OUT/follow.log)"
 	ip netns exec $RTR $IPT -t raw -L PREROUTING -v -n -x
+	ip netns exec $RTR $IPT -t mangle -L POSTROUTING -v -n -x
 	note "/proc/net/xt_SSNAT"
 	ip netns exec $RTR cat /proc/net/xt_SSNAT
 	note "ssnatctl stats moh"
