@@ -258,11 +258,12 @@ fn run_entries(state: &RuleState, pkt: &mut Packet<'_>, p: &Profile, cur: &profi
     let also = Some(&p.stats);
     let len = pkt.len();
     let need = len.min(packet::MAX_PLAN_LEN);
-    let mut buf = [0u8; packet::MAX_PLAN_LEN];
     let head = pkt.head_mut();
     let key = if head.len() >= need {
         packet::destination(head, len, cur.map.family)
     } else {
+        // (only here: zeroing it costs as much as the lookup)
+        let mut buf = [0u8; packet::MAX_PLAN_LEN];
         match pkt.header(&mut buf[..need]) {
             Ok(h) => packet::destination(h, len, cur.map.family),
             Err(_) => Err(Skip::Truncated),

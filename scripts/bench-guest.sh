@@ -88,7 +88,7 @@ summaries=()
 for g in $guests; do
 	case $g in
 	main) boot bench-main 1 full main & ;;
-	scaling) boot bench-scaling 1 full "profiles rules ports" & ;;
+	scaling) boot bench-scaling 1 full "profiles entries rules ports" & ;;
 	smp) boot bench-smp 2 smp smp & ;;
 	*) die "BENCH_GUESTS: main, scaling, smp" ;;
 	esac

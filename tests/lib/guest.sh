@@ -50,6 +50,16 @@ expect_fail() {
 	fi
 }
 
+# expect_code CODE DESCRIPTION CMD...: CMD fails with exit status CODE; its output is
+# shown and kept in $W/out.
+expect_code() {
+	local code=$1 what=$2 rc=0
+	shift 2
+	"$@" >"$W/out" 2>&1 || rc=$?
+	cat "$W/out"
+	[ $rc = "$code" ] || fail "$what: exit status $rc, expected $code: $(cat "$W/out")"
+}
+
 # setup_topology [noct]
 # sender s0 -- r0 [router] r1 -- d0 receiver, IPv4 and IPv6. Unless "noct", conntrack
 # is active in the router (a conntrack rule needs it), so an empty table at the end

@@ -6,14 +6,6 @@
 # process's changes; sysfs facts; unload with profiles present.
 . "$SSNAT_OUT/env.sh"; . "$REPO/tests/lib/guest.sh"
 CTL="$BIN/ssnatctl"
-# expect_code CODE DESCRIPTION CMD...: CMD fails with exit status CODE.
-expect_code() {
-	local code=$1 what=$2 rc=0
-	shift 2
-	"$@" >"$W/out" 2>&1 || rc=$?
-	cat "$W/out"
-	[ $rc = "$code" ] || fail "$what: exit status $rc, expected $code: $(cat "$W/out")"
-}
 
 expect_code 3 "module not loaded" $CTL profile list
 grep -q "modprobe xt_SSNAT" "$W/out" || fail "no hint to load the module"

@@ -9,13 +9,6 @@
 . "$SSNAT_OUT/env.sh"; . "$REPO/tests/lib/guest.sh"
 CTL="$BIN/ssnatctl"
 R="ip netns exec rtr"
-expect_code() {
-	local code=$1 what=$2 rc=0
-	shift 2
-	"$@" >"$W/out" 2>&1 || rc=$?
-	cat "$W/out"
-	[ $rc = "$code" ] || fail "$what: exit status $rc, expected $code: $(cat "$W/out")"
-}
 # entry_field PROFILE DPORT FIELD: a field of the entry for $RCV4:DPORT (entry list --json).
 entry_field() {
 	$R $CTL profile entry list "$1" --json | $PY -c '
