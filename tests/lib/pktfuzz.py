@@ -1085,6 +1085,22 @@ def m_ihl(rng, pkt, info, fam, path, paged):
     if fam == 6 or not pkt:
         return m_flip(rng, pkt, info, fam, path, paged)
     pkt[0] = 0x40 | rng.choice((0, 1, 2, 3, 4, 6, 7, 8, 15))
+    if path == "fwd":
+        # The payload's bytes now read as options: none may be one that forwarding
+        # writes (record route, timestamp: ip_forward_options, after the rule) or
+        # routes by (source routes), which the model does not play. E.g. a DCCP
+        # header from port 0x44xx to 6000 (0x1770) is a valid timestamp option.
+        o, ihl = 20, min((pkt[0] & 15) * 4, len(pkt))
+        while o < ihl:
+            t = pkt[o]
+            if t in (7, 0x44, 0x83, 0x89):
+                pkt[o] = 1  # a NOP instead
+            if pkt[o] == 0:
+                break
+            if pkt[o] == 1 or o + 1 >= ihl or pkt[o + 1] < 2:
+                o += 1
+                continue
+            o += pkt[o + 1]
     return pkt
 
 
