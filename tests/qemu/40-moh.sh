@@ -20,8 +20,13 @@ calls=9
 for mode in problem fix; do
 	out=$W/moh-$mode
 	echo "== demo/moh.sh $mode"
-	SSNATCTL=$BIN/ssnatctl IPT=$IPT "$D/moh.sh" $mode "$out" >"$out.log" 2>&1 ||
-		fail "moh.sh $mode: $(tail -n 30 "$out.log")"
+	if ! SSNATCTL=$BIN/ssnatctl IPT=$IPT "$D/moh.sh" $mode "$out" >"$out.log" 2>&1; then
+		# the evidence, for the host: every log of the run
+		rm -rf "$SSNAT_OUT/moh-$mode"
+		cp -r "$out" "$SSNAT_OUT/moh-$mode" 2>/dev/null
+		cp "$out.log" "$SSNAT_OUT/moh-$mode/run.log" 2>/dev/null
+		fail "moh.sh $mode: $(tail -n 12 "$out.log"; tail -n 15 "$out"/uac-errors.log "$out"/uas-errors.log 2>/dev/null)"
+	fi
 	cp "$out.log" "$out/run.log"
 	flag=
 	[ $mode = fix ] || flag=--expect-problem
