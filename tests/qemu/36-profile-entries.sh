@@ -4,7 +4,7 @@
 # entries-only profile, unchanged and counted no-entry; per-entry counters; set, del,
 # flush; the control plane's errors (exists, missing, wrong family, port rules,
 # max_entries, unprivileged); IPv6; save/restore and monitor with entries; 10,000
-# entries listed in full; deleting a profile with entries frees them (kmemleak, on the
+# entries (1,000 at SSNAT_SCALE=quick) listed in full; deleting a profile with entries frees them (kmemleak, on the
 # debug kernel).
 . "$SSNAT_OUT/env.sh"; . "$REPO/tests/lib/guest.sh"
 CTL="$BIN/ssnatctl"
@@ -134,15 +134,18 @@ send --family 6 --src $SND6 --sport 5004 --dst $RCV6 --dport 6001 --count 3 --si
 capture_wait v6 >/dev/null
 check v6 --size 100 --proto udp --count 3 --src 2001:db8:99::7 --sport 10002 --dport 6001
 
-# Many entries: 10,000 by restore, all listed, then flushed.
+# Many entries by restore, all listed: 10,000 (on the debug kernel, SSNAT_SCALE=quick,
+# 1,000: there a restore of 10,000 took most of 27 minutes).
+MANY=10000
+[ "${SSNAT_SCALE:-check}" != quick ] || MANY=1000
 {
-	for i in $(seq 0 9999); do
+	for i in $(seq 0 $((MANY - 1))); do
 		echo "profile entry add moh 203.0.$((i / 250)).$((i % 250 + 1)):$((10000 + i)) --to-source 198.51.100.7:$((20000 + i))"
 	done
 } >"$W/many"
-$R $CTL restore <"$W/many" || fail "restore of 10,000 entries"
+$R $CTL restore <"$W/many" || fail "restore of $MANY entries"
 got=$($R $CTL profile entry list moh | grep -c '203\.0\.')
-[ "$got" = 10000 ] || fail "entry list shows $got of 10,000 entries"
+[ "$got" = $MANY ] || fail "entry list shows $got of $MANY entries"
 burst 6001 many
 check many --size 100 --proto udp --count 3 --src 198.51.100.8 --sport 20002 --dport 6001
 
