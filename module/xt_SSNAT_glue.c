@@ -224,50 +224,20 @@ static struct pernet_operations ssnat_net_ops = {
 
 /* ---- the xtables targets ------------------------------------------------ */
 
-static_assert(sizeof(struct ssnat_skb_view) == 24);
-static_assert(offsetof(struct ssnat_skb_view, len) == 8);
-static_assert(offsetof(struct ssnat_skb_view, writable) == 12);
-static_assert(offsetof(struct ssnat_skb_view, csum_start) == 16);
-static_assert(offsetof(struct ssnat_skb_view, flags) == 20);
-
 /*
- * Fills *v for the packet path. A clone gets its linear part unshared first
- * (pskb_expand_head() through skb_ensure_writable(), which ip_forward's
- * skb_cow() or any mangling target would do anyway), so that every linear
- * byte from the network header on may then be written in place.
+ * The target: finds out what the packet path needs to know of the skb and hands
+ * it to Rust in registers (ssnat_rust_target(), whose comment says how). Nothing
+ * is kept on the stack and nothing called on the common path: the call is a tail
+ * call, and the target needs no frame (and no stack canary).
  */
-static __always_inline void ssnat_skb_view(struct sk_buff *skb,
-					   struct ssnat_skb_view *v)
+static __always_inline unsigned int ssnat_tg_view(struct sk_buff *skb,
+						  const struct xt_action_param *par,
+						  int noff, u64 flags)
 {
-	int noff = skb_network_offset(skb);
-	s32 csum_start = -1;
-	int linear;
-	u8 flags = 0;
-
-	if (unlikely(noff < 0 || noff > skb->len)) {
-		v->data = NULL;
-		v->len = 0;
-		v->writable = 0;
-		v->csum_start = -1;
-		v->flags = 0;
-		return;
-	}
-	/*
-	 * skb_ensure_writable(skb, skb_headlen(skb)) without its call and its
-	 * pull (the length is the linear part's): a clone whose header is shared
-	 * gets its own copy. One that cannot have it gets no writable bytes.
-	 */
-	linear = (int)skb_headlen(skb) - noff;
-	if (unlikely(skb_cloned(skb)) &&
-	    !skb_clone_writable(skb, skb_headlen(skb)) &&
-	    pskb_expand_head(skb, 0, 0, GFP_ATOMIC)) {
-		flags |= SSNAT_VIEW_NOMEM;
-		linear = 0;
-	}
-	v->data = skb_network_header(skb);
-	v->len = skb->len - noff;
 	/* The linear part is part of the packet: linear <= len. */
-	v->writable = max(linear, 0);
+	int linear = flags & SSNAT_VIEW_NOMEM ? 0 : (int)skb_headlen(skb) - noff;
+	s32 csum_start = -1;
+
 	if (skb->ip_summed == CHECKSUM_PARTIAL)
 		csum_start = skb_checksum_start_offset(skb) - noff;
 	else if (skb->ip_summed == CHECKSUM_COMPLETE)
@@ -282,24 +252,42 @@ static __always_inline void ssnat_skb_view(struct sk_buff *skb,
 			flags |= SSNAT_VIEW_TRACKED;
 	}
 #endif
-	v->csum_start = csum_start;
-	v->flags = flags;
+	return ssnat_rust_target(skb, par->targinfo, skb_network_header(skb),
+				 skb->len - noff, max(linear, 0),
+				 (u32)csum_start | flags << 32);
 }
 
 /*
- * The view is filled here, in the target's frame, and lent to Rust. It holds no
- * buffer, and Rust writes it only field by field, by type: no canary is needed,
- * and the packet path does without one. ssnat_skb_view() sets every field on
- * every path (the padding is never read), so the view is not zeroed first
- * either (CONFIG_INIT_STACK_ALL_ZERO would).
+ * A clone: skb_ensure_writable(skb, skb_headlen(skb)) without its call and its
+ * pull (the length is the linear part's): one whose header is shared gets its
+ * own copy (pskb_expand_head(), as ip_forward's skb_cow() or any mangling target
+ * would do anyway), so that every linear byte from the network header on may be
+ * written in place. One that cannot have it gets no writable bytes.
  */
+static noinline notrace unsigned int ssnat_tg_clone(struct sk_buff *skb,
+						    const struct xt_action_param *par,
+						    int noff)
+{
+	u64 flags = 0;
+
+	if (skb_cloned(skb) && !skb_clone_writable(skb, skb_headlen(skb)) &&
+	    pskb_expand_head(skb, 0, 0, GFP_ATOMIC))
+		flags = SSNAT_VIEW_NOMEM;
+	/* (the network header's offset is the same in the new head) */
+	return ssnat_tg_view(skb, par, noff, flags);
+}
+
 static __no_stack_protector unsigned int ssnat_tg(struct sk_buff *skb,
 						  const struct xt_action_param *par)
 {
-	struct ssnat_skb_view v __uninitialized;
+	int noff = skb_network_offset(skb);
 
-	ssnat_skb_view(skb, &v);
-	return ssnat_rust_target(skb, &v, par->targinfo);
+	if (unlikely(noff < 0 || noff > skb->len))
+		return ssnat_rust_target(skb, par->targinfo, skb->data, 0, 0, (u32)-1);
+	/* (skb_cloned()'s first half: the rest is the clone's business) */
+	if (unlikely(skb->cloned))
+		return ssnat_tg_clone(skb, par, noff);
+	return ssnat_tg_view(skb, par, noff, 0);
 }
 
 /*

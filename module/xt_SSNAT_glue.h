@@ -13,15 +13,27 @@ struct sk_buff;
 struct net;
 struct ssnat_rule;
 
-struct ssnat_skb_view;
-
 /*
  * The packet path in Rust, called directly (no function pointer on the packet
- * path) with the view the target has just filled: defined by
- * xtables::target_entry! in xt_SSNAT.rs.
+ * path) by the target with what it found out about the packet, all in registers
+ * (ssnat_tg(): no struct on its stack, so that the call is a tail call): defined
+ * by xtables::target_entry! in xt_SSNAT.rs.
+ *
+ * data:     the network header, or when the skb's data holds none, its data
+ *           (with len 0): never NULL;
+ * len:      bytes from there on;
+ * writable: how many of them are linear and private to the skb, writable in
+ *           place (the target unshares a clone first, as ip_forward's skb_cow()
+ *           would);
+ * state:    with CHECKSUM_PARTIAL, where the checksum starts, from the network
+ *           header, or else -1 (low 32 bits, signed), and SSNAT_VIEW_* (the 8
+ *           bits above).
  */
-unsigned int ssnat_rust_target(struct sk_buff *skb, struct ssnat_skb_view *view,
-			       const void *info);
+unsigned int ssnat_rust_target(struct sk_buff *skb, const void *info, u8 *data,
+			       u32 len, u32 writable, u64 state);
+#define SSNAT_VIEW_TRACKED	1	/* conntrack already tracks the packet */
+#define SSNAT_VIEW_COMPLETE	2	/* CHECKSUM_COMPLETE: skb->csum to keep right */
+#define SSNAT_VIEW_NOMEM	4	/* a clone could not be unshared */
 
 /* Callbacks into Rust. */
 typedef int (*ssnat_check_fn)(void *info, const struct net *net, u8 family,
@@ -39,25 +51,7 @@ int ssnat_glue_register(const char *name, u8 revision, unsigned int targetsize,
 			unsigned int ncounters);
 void ssnat_glue_unregister(void);
 
-/*
- * Packet access, relative to the network header. The target fills this view
- * before it calls Rust (ssnat_skb_view(), inline): it makes the linear part
- * private to the skb (unsharing a clone, as ip_forward's skb_cow would) and
- * says what Rust needs to know. Rust declares the same struct (xtables.rs);
- * both sides assert its layout.
- */
-struct ssnat_skb_view {
-	u8 *data;		/* the network header */
-	u32 len;		/* bytes from the network header on */
-	u32 writable;		/* of which linear and private: may be written */
-	s32 csum_start;		/* CHECKSUM_PARTIAL: from the network header; or -1 */
-	u8 flags;		/* SSNAT_VIEW_* */
-	u8 pad[3];
-};
-#define SSNAT_VIEW_TRACKED	1	/* conntrack already tracks the packet */
-#define SSNAT_VIEW_COMPLETE	2	/* CHECKSUM_COMPLETE: skb->csum to keep right */
-#define SSNAT_VIEW_NOMEM	4	/* a clone could not be unshared */
-
+/* Packet access, relative to the network header, for the slow paths. */
 const u8 *ssnat_skb_header(const struct sk_buff *skb, unsigned int len, u8 *buf);
 u8 *ssnat_skb_writable_network(struct sk_buff *skb, unsigned int len);
 void ssnat_skb_csum_adjust(struct sk_buff *skb, u16 l3, u16 l4);

@@ -139,12 +139,15 @@ macro_rules! target_entry {
         #[no_mangle]
         pub unsafe extern "C" fn ssnat_rust_target(
             skb: *mut kernel::bindings::sk_buff,
-            view: *mut kernel::ffi::c_void,
             info: *const kernel::ffi::c_void,
+            data: core::ptr::NonNull<u8>,
+            len: u32,
+            writable: u32,
+            state: u64,
         ) -> kernel::ffi::c_uint {
-            // SAFETY: the glue passes what xtables passes its target and the view it
-            // filled, the contract of `target_callback`.
-            unsafe { $crate::xtables::target_callback::<$t>(skb, view, info) }
+            // SAFETY: the glue passes what xtables passes its target and what it found
+            // out about the skb just now, the contract of `target_callback`.
+            unsafe { $crate::xtables::target_callback::<$t>(skb, info, data, len, writable, state) }
         }
     };
 }
@@ -275,12 +278,21 @@ impl<T: Target> Drop for Registration<T> {
 /// # Safety
 ///
 /// Called by the glue's target, inside a netfilter hook (under `rcu_read_lock()`),
-/// with a valid skb, the `struct ssnat_skb_view` the glue has just filled for it
-/// (`ssnat_skb_view()`: the linear part is private to the skb, or the view says it is
-/// not writable), and the rule's info blob, which checkentry accepted and which is
-/// `size_of::<T::Info>()` bytes, 8-aligned.
+/// with a valid skb, the rule's info blob, which checkentry accepted and which is
+/// `size_of::<T::Info>()` bytes, 8-aligned, and what the glue has just found out
+/// about the skb (`ssnat_rust_target()` in `xt_SSNAT_glue.h`): its network header
+/// `data` (not NULL), followed by `writable` linear bytes that are private to the
+/// skb (a clone's were unshared) and `len` bytes in all; in `state`, the checksum's
+/// start and the `SSNAT_VIEW_*` flags.
 #[inline(always)]
-pub unsafe fn target_callback<T: Target>(skb: *mut bindings::sk_buff, view: *mut c_void, info: *const c_void) -> c_uint {
+pub unsafe fn target_callback<T: Target>(
+    skb: *mut bindings::sk_buff,
+    info: *const c_void,
+    data: NonNull<u8>,
+    len: u32,
+    writable: u32,
+    state: u64,
+) -> c_uint {
     // SAFETY: per the function's safety contract `info` points to a `T::Info` that is
     // only read while rules are in place.
     let info = unsafe { &*info.cast::<T::Info>() };
@@ -295,10 +307,16 @@ pub unsafe fn target_callback<T: Target>(skb: *mut bindings::sk_buff, view: *mut
     // INVARIANT: we are inside the hook (the function's safety contract), for the
     // duration of the call.
     let rcu = HookRcu { _not_send: PhantomData };
+    let view = View {
+        data,
+        len,
+        writable,
+        csum_start: state as u32 as i32,
+        flags: (state >> 32) as u8,
+    };
     // SAFETY: xtables passes the skb it owns for the duration of the call, and nothing
-    // else touches it meanwhile; the glue filled `view` for it just now, on its stack,
-    // and lends it for the call.
-    let mut pkt = unsafe { Packet::from_raw(skb, view.cast::<RawView>()) };
+    // else touches it meanwhile; the glue found out `view` about it just now.
+    let mut pkt = unsafe { Packet::from_raw(skb, view) };
     T::target(&mut pkt, info, private, &rcu).to_raw()
 }
 
@@ -387,26 +405,22 @@ impl SkBuff {
     }
 }
 
-/// `struct ssnat_skb_view` of the glue (`xt_SSNAT_glue.h`), which asserts the same
-/// layout.
-#[repr(C)]
-struct RawView {
-    data: *mut u8,
+/// What the glue's target found out about the packet (`ssnat_rust_target()`'s
+/// arguments in `xt_SSNAT_glue.h`), kept in registers.
+#[derive(Clone, Copy)]
+struct View {
+    /// The network header (or the skb's data, with `len` 0).
+    data: NonNull<u8>,
+    /// Bytes from the network header on.
     len: u32,
+    /// Of which linear and private to the skb: may be written in place.
     writable: u32,
+    /// With `CHECKSUM_PARTIAL`, where the checksum starts, from the network header;
+    /// or -1.
     csum_start: i32,
+    /// `VIEW_*`.
     flags: u8,
-    /// Never written by the glue (`__uninitialized` view), never read here.
-    pad: [core::mem::MaybeUninit<u8>; 3],
 }
-
-const _: () = {
-    assert!(core::mem::size_of::<RawView>() == 24);
-    assert!(core::mem::offset_of!(RawView, len) == 8);
-    assert!(core::mem::offset_of!(RawView, writable) == 12);
-    assert!(core::mem::offset_of!(RawView, csum_start) == 16);
-    assert!(core::mem::offset_of!(RawView, flags) == 20);
-};
 
 /// `SSNAT_VIEW_*` of the glue.
 const VIEW_TRACKED: u8 = 1;
@@ -420,25 +434,26 @@ const VIEW_NOMEM: u8 = 4;
 ///
 /// # Invariants
 ///
-/// `view` describes `skb` as it is now: `view.data` is its network header, followed
-/// by `view.writable` linear bytes that no clone shares (or `view.writable == 0`),
-/// and `view.len` is the packet's length from there. Only [`Packet::writable`]
+/// `view` describes `skb` as it is now: `view.data` is its network header (or, with
+/// `view.len == 0`, a pointer into its data), followed by `view.writable`
+/// linear bytes that no clone shares (or `view.writable == 0`), and `view.len` is the
+/// packet's length from there. Only [`Packet::writable`]
 /// changes the skb's data, and it refreshes `view`.
 pub struct Packet<'a> {
     skb: &'a mut SkBuff,
-    view: &'a mut RawView,
+    view: View,
 }
 
 impl<'a> Packet<'a> {
     /// # Safety
     ///
-    /// `skb` must be a valid skb and `view` the glue's view of it as it is now
-    /// (`ssnat_skb_view()`), both used by no one else for the lifetime `'a`.
-    unsafe fn from_raw(skb: *mut bindings::sk_buff, view: *mut RawView) -> Packet<'a> {
+    /// `skb` must be a valid skb, used by no one else for the lifetime `'a`, and
+    /// `view` what the glue found out about it, as it is now.
+    unsafe fn from_raw(skb: *mut bindings::sk_buff, view: View) -> Packet<'a> {
         // SAFETY: `SkBuff` is `repr(transparent)` over `sk_buff`; validity, exclusive
         // use and the view's being current come from the caller.
         // INVARIANT: the caller's contract.
-        unsafe { Packet { skb: &mut *skb.cast::<SkBuff>(), view: &mut *view } }
+        unsafe { Packet { skb: &mut *skb.cast::<SkBuff>(), view } }
     }
 
     /// Bytes of the packet from the network header on.
@@ -470,17 +485,10 @@ impl<'a> Packet<'a> {
     /// The linear bytes from the network header on that may be written in place (at
     /// most [`Packet::len`]; none if a clone could not be unshared).
     pub fn head_mut(&mut self) -> &mut [u8] {
-        if self.view.writable == 0 {
-            return &mut [];
-        }
-        // SAFETY: by the type invariant `data` is not NULL when bytes are writable (it is
-        // the skb's network header). Said so, the compiler drops the NULL tests that
-        // `Option<&[u8; N]>` would otherwise make of every header read below.
-        unsafe { core::hint::assert_unchecked(!self.view.data.is_null()) };
         // SAFETY: by the type invariant `data` is followed by `writable` linear bytes
         // of this skb that no clone shares; the borrow of `self` (which holds the only
         // reference to the skb) keeps anyone else from touching or moving them.
-        unsafe { core::slice::from_raw_parts_mut(self.view.data, self.view.writable as usize) }
+        unsafe { core::slice::from_raw_parts_mut(self.view.data.as_ptr(), self.view.writable as usize) }
     }
 
     /// The first `buf.len()` bytes from the network header on: in place when they are
@@ -507,11 +515,10 @@ impl<'a> Packet<'a> {
         let clen = c_uint::try_from(len).map_err(|_| EINVAL)?;
         // SAFETY: by the type invariant the skb is valid and ours; no slice into its
         // data is alive (they borrow `self`).
-        let ptr = unsafe { ssnat_skb_writable_network(self.skb.as_raw(), clen) };
-        if ptr.is_null() {
+        let Some(ptr) = NonNull::new(unsafe { ssnat_skb_writable_network(self.skb.as_raw(), clen) }) else {
             self.view.writable = 0;
             return Err(ENOMEM);
-        }
+        };
         // INVARIANT: skb_ensure_writable() made `len` bytes from the (possibly moved)
         // network header linear and private.
         self.view.data = ptr;

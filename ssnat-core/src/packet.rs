@@ -899,13 +899,22 @@ fn finish<const N: usize>(
 ) -> Option<Result<Rewritten, Skip>> {
     let v4 = N == 4;
     let (saddr_off, daddr_off) = if v4 { (12, 16) } else { (8, 24) };
-    // The addresses are read in place (a hash of a range reads them there, not from a
-    // copy); the old source is kept for its checksum delta.
-    let (saddr_in, daddr_in) = (chunk::<N>(pkt, saddr_off)?, chunk::<N>(pkt, daddr_off)?);
-    let saddr = *saddr_in;
-    let new_saddr = map.map_addr(saddr_in, daddr_in);
-    let dport = || l4.dport_off.and_then(|off| be16(pkt, off)).unwrap_or(0);
-    let new_port = map.map_port(saddr_in, daddr_in, l4.proto, l4.sport, dport);
+    // The old source is kept for its checksum delta.
+    let saddr = *chunk::<N>(pkt, saddr_off)?;
+    let (new_saddr, new_port) = match (&map.addr, map.ports) {
+        // `--to-source ADDR:PORT`, the most common mapping, straight: nothing else
+        // has to be kept at hand for it.
+        (AddrMap::Fixed(a), PortMap::Fixed(p)) => {
+            ((chunk::<N>(a, 0)? != &saddr).then_some(*a), (p != l4.sport).then_some(p))
+        }
+        _ => {
+            // The addresses are read in place (a hash of a range reads them there, not
+            // from a copy).
+            let (saddr_in, daddr_in) = (chunk::<N>(pkt, saddr_off)?, chunk::<N>(pkt, daddr_off)?);
+            let dport = || l4.dport_off.and_then(|off| be16(pkt, off)).unwrap_or(0);
+            (map.map_addr(saddr_in, daddr_in), map.map_port(saddr_in, daddr_in, l4.proto, l4.sport, dport))
+        }
+    };
     // SCTP's CRC covers the whole packet: it must all be here.
     let crc = check.is_none() && new_port.is_some() && l4.end != 0;
     if new_saddr.is_none() && new_port.is_none() {
