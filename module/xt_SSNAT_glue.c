@@ -228,7 +228,7 @@ static struct pernet_operations ssnat_net_ops = {
  * The target: finds out what the packet path needs to know of the skb and hands
  * it to Rust in registers (ssnat_rust_target(), whose comment says how). Nothing
  * is kept on the stack and nothing called on the common path: the call is a tail
- * call, and the target needs no frame (and no stack canary).
+ * call, and the target saves one register at most (and needs no stack canary).
  */
 static __always_inline unsigned int ssnat_tg_view(struct sk_buff *skb,
 						  const struct xt_action_param *par,

@@ -406,7 +406,7 @@ impl SkBuff {
 }
 
 /// What the glue's target found out about the packet (`ssnat_rust_target()`'s
-/// arguments in `xt_SSNAT_glue.h`), kept in registers.
+/// arguments in `xt_SSNAT_glue.h`), passed in registers.
 #[derive(Clone, Copy)]
 struct View {
     /// The network header (or the skb's data, with `len` 0).
