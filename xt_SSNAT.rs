@@ -43,7 +43,7 @@ pub mod xtables;
 use abi::SsnatInfo;
 use packet::{Mapping, Outcome, Plan, Rewritten, Skip};
 use profiles::{Profile, ProfileUse, UseError};
-use xtables::{CheckContext, HookRcu, Packet, PerCpuCounters, RuleDesc, RuleStats, Verdict};
+use xtables::{CheckContext, HookRcu, Linear, Packet, PerCpuCounters, RuleDesc, RuleStats, Verdict};
 
 module! {
     type: SsnatModule,
@@ -123,9 +123,17 @@ impl RuleState {
         len: usize,
         also: Option<&PerCpuCounters>,
     ) {
+        if let Ok(done) = &res {
+            pkt.csum_adjust(done.l3_delta().folded(), done.l4_delta().folded());
+        }
+        self.tally(res.map(|_| ()), len, also);
+    }
+
+    /// Counts a rewrite of a packet of `len` bytes, or why it was left alone.
+    #[inline(always)]
+    fn tally(&self, res: core::result::Result<(), Skip>, len: usize, also: Option<&PerCpuCounters>) {
         match res {
-            Ok(done) => {
-                pkt.csum_adjust(done.l3_delta().folded(), done.l4_delta().folded());
+            Ok(()) => {
                 let len = len as u64;
                 self.stats.count2::<{ counter::PACKETS }, { counter::BYTES }>(1, len);
                 if let Some(c) = also {
@@ -133,6 +141,22 @@ impl RuleState {
                 }
             }
             Err(why) => self.count(also, counter::SKIP + why as usize, 1),
+        }
+    }
+
+    /// [`Self::run`]'s common packet, for [`Ssnat::fast`]: `false` (nothing written)
+    /// for any other, and for a mapping of the other family than `V6` says.
+    #[inline(always)]
+    fn run_fast<const V6: bool>(&self, pkt: &mut Linear<'_>, map: &Mapping, also: Option<&PerCpuCounters>) -> bool {
+        if (map.family == packet::Family::V6) != V6 {
+            return false;
+        }
+        match packet::rewrite_fast(pkt.head, pkt.len, map, pkt.csum_start) {
+            Some(res) => {
+                self.tally(res.map(|_| ()), pkt.len, also);
+                true
+            }
+            None => false,
         }
     }
 }
@@ -246,6 +270,20 @@ impl xtables::Target for Ssnat {
         }
         // Whatever happens, the packet goes on: SSNAT rewrites or leaves it alone.
         Verdict::Continue
+    }
+
+    #[inline(always)]
+    fn fast<const V6: bool>(pkt: &mut Linear<'_>, _info: &SsnatInfo, state: &RuleState, rcu: &HookRcu) -> bool {
+        match &state.profile {
+            None => state.run_fast::<V6>(pkt, &state.map, None),
+            Some(u) => {
+                let p = &u.profile;
+                // Read once, as in `target`: if it declines, `target` reads it again
+                // and goes by what it reads then.
+                let cur = p.current(rcu);
+                p.entries.is_empty() && cur.has_map && state.run_fast::<V6>(pkt, &cur.map, Some(&p.stats))
+            }
+        }
     }
 }
 

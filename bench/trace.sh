@@ -2,7 +2,7 @@
 # `make trace`: where the packet path's instructions go, one by one. Boots the release
 # kernel under QEMU (TCG) with its gdbstub, adds `-j SSNAT OPTIONS` after notrack in a
 # router namespace's raw PREROUTING, and single-steps the target function (the glue's
-# ssnat_tg, everything it calls included) for one forwarded UDP datagram. Prints the
+# ssnat_tg4, everything it calls included) for one forwarded UDP datagram. Prints the
 # instructions per function and in the order they ran; bench/results/trace-latest.md
 # keeps the table, $SSNAT_TEST_OUT/trace/listing.txt every instruction. It explains
 # the figures of `make bench` (which count whole paths side by side) function by
@@ -20,8 +20,8 @@ out=${SSNAT_TEST_OUT:-$ssnat_repo/tests/out}/trace
 rm -rf "$out"
 mkdir -p "$out/bin"
 cp xt_SSNAT.ko "$CARGO_TARGET_DIR/release/libxt_SSNAT.so" "$out/bin/"
-off=$(nm "$out/bin/xt_SSNAT.ko" | awk '$3 == "ssnat_tg" { print $1 }')
-[ -n "$off" ] || die "no ssnat_tg in xt_SSNAT.ko"
+off=$(nm "$out/bin/xt_SSNAT.ko" | awk '$3 == "ssnat_tg4" { print $1 }')
+[ -n "$off" ] || die "no ssnat_tg4 in xt_SSNAT.ko"
 # A port of our own for the gdbstub: other guests may run.
 port=$((20000 + $$ % 10000))
 timeout 900 vng --run "$kdir" --disable-kvm --cpus 1 --memory 1G \

@@ -227,17 +227,42 @@ static struct pernet_operations ssnat_net_ops = {
 /*
  * The target: finds out what the packet path needs to know of the skb and hands
  * it to Rust in registers (ssnat_rust_target(), whose comment says how). Nothing
- * is kept on the stack and nothing called on the common path: the call is a tail
- * call, and the target saves one register at most (and needs no stack canary).
+ * is kept on the stack: a packet with nothing to keep right beyond its bytes (the
+ * common one) goes to ssnat_rust_fast4() or ssnat_rust_fast6() (v6: the target's
+ * family), leaves, with only skb and par kept across the call; any other, or one
+ * they decline, to ssnat_rust_target() by a tail call.
  */
+static noinline notrace unsigned int ssnat_tg_full(struct sk_buff *skb,
+						   const struct xt_action_param *par,
+						   u64 flags);
+
 static __always_inline unsigned int ssnat_tg_view(struct sk_buff *skb,
 						  const struct xt_action_param *par,
-						  int noff, u64 flags)
+						  int noff, u64 flags, bool fast,
+						  bool v6)
 {
 	/* The linear part is part of the packet: linear <= len. */
 	int linear = flags & SSNAT_VIEW_NOMEM ? 0 : (int)skb_headlen(skb) - noff;
 	s32 csum_start = -1;
 
+	if (fast) {
+		/*
+		 * Nothing to keep right beyond the bytes: no conntrack entry (nor a
+		 * template: one is no entry, but is left to the full path, which tells
+		 * the two apart), no CHECKSUM_COMPLETE sum, a private linear part.
+		 */
+		if (unlikely(flags || skb_nfct(skb) ||
+			     skb->ip_summed == CHECKSUM_COMPLETE))
+			return ssnat_tg_full(skb, par, flags);
+		if (skb->ip_summed == CHECKSUM_PARTIAL)
+			csum_start = skb_checksum_start_offset(skb) - noff;
+		if (likely((v6 ? ssnat_rust_fast6 : ssnat_rust_fast4)(
+				par->targinfo, skb_network_header(skb),
+				skb->len - noff, max(linear, 0), csum_start)))
+			return XT_CONTINUE;
+		/* (nothing changed: the same facts again, out of line) */
+		return ssnat_tg_full(skb, par, 0);
+	}
 	if (skb->ip_summed == CHECKSUM_PARTIAL)
 		csum_start = skb_checksum_start_offset(skb) - noff;
 	else if (skb->ip_summed == CHECKSUM_COMPLETE)
@@ -257,6 +282,14 @@ static __always_inline unsigned int ssnat_tg_view(struct sk_buff *skb,
 				 (u32)csum_start | flags << 32);
 }
 
+/* A packet not for the fast path, or declined by it: to ssnat_rust_target(). */
+static noinline notrace unsigned int ssnat_tg_full(struct sk_buff *skb,
+						   const struct xt_action_param *par,
+						   u64 flags)
+{
+	return ssnat_tg_view(skb, par, skb_network_offset(skb), flags, false, false);
+}
+
 /*
  * A clone: skb_ensure_writable(skb, skb_headlen(skb)) without its call and its
  * pull (the length is the linear part's): one whose header is shared gets its
@@ -274,11 +307,13 @@ static noinline notrace unsigned int ssnat_tg_clone(struct sk_buff *skb,
 	    pskb_expand_head(skb, 0, 0, GFP_ATOMIC))
 		flags = SSNAT_VIEW_NOMEM;
 	/* (the network header's offset is the same in the new head) */
-	return ssnat_tg_view(skb, par, noff, flags);
+	return ssnat_tg_view(skb, par, noff, flags, true,
+			     xt_family(par) == NFPROTO_IPV6);
 }
 
-static __no_stack_protector unsigned int ssnat_tg(struct sk_buff *skb,
-						  const struct xt_action_param *par)
+static __always_inline unsigned int ssnat_tg(struct sk_buff *skb,
+					     const struct xt_action_param *par,
+					     bool v6)
 {
 	int noff = skb_network_offset(skb);
 
@@ -287,7 +322,19 @@ static __no_stack_protector unsigned int ssnat_tg(struct sk_buff *skb,
 	/* (skb_cloned()'s first half: the rest is the clone's business) */
 	if (unlikely(skb->cloned))
 		return ssnat_tg_clone(skb, par, noff);
-	return ssnat_tg_view(skb, par, noff, 0);
+	return ssnat_tg_view(skb, par, noff, 0, true, v6);
+}
+
+static __no_stack_protector unsigned int ssnat_tg4(struct sk_buff *skb,
+						   const struct xt_action_param *par)
+{
+	return ssnat_tg(skb, par, false);
+}
+
+static __no_stack_protector unsigned int ssnat_tg6(struct sk_buff *skb,
+						   const struct xt_action_param *par)
+{
+	return ssnat_tg(skb, par, true);
 }
 
 /*
@@ -343,7 +390,7 @@ static void ssnat_tg_destroy(const struct xt_tgdtor_param *par)
 static struct xt_target ssnat_tg_reg[] __read_mostly = {
 	{
 		.family		= NFPROTO_IPV4,
-		.target		= ssnat_tg,
+		.target		= ssnat_tg4,
 		.checkentry	= ssnat_tg_check,
 		.check_hooks	= ssnat_tg_check_hooks,
 		.destroy	= ssnat_tg_destroy,
@@ -351,7 +398,7 @@ static struct xt_target ssnat_tg_reg[] __read_mostly = {
 	},
 	{
 		.family		= NFPROTO_IPV6,
-		.target		= ssnat_tg,
+		.target		= ssnat_tg6,
 		.checkentry	= ssnat_tg_check,
 		.check_hooks	= ssnat_tg_check_hooks,
 		.destroy	= ssnat_tg_destroy,

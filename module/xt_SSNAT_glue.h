@@ -31,6 +31,16 @@ struct ssnat_rule;
  */
 unsigned int ssnat_rust_target(struct sk_buff *skb, const void *info, u8 *data,
 			       u32 len, u32 writable, u64 state);
+/*
+ * Its common case, for the IPv4 and the IPv6 target, tried first when no
+ * SSNAT_VIEW_* flag is set (csum_start as in state's low 32 bits): true when the
+ * packet is dealt with (the verdict is then XT_CONTINUE), false when it changed
+ * nothing and ssnat_rust_target() is to have it. Calls nothing and holds no skb.
+ */
+bool ssnat_rust_fast4(const void *info, u8 *data, u32 len, u32 writable,
+		      s32 csum_start);
+bool ssnat_rust_fast6(const void *info, u8 *data, u32 len, u32 writable,
+		      s32 csum_start);
 #define SSNAT_VIEW_TRACKED	1	/* conntrack already tracks the packet */
 #define SSNAT_VIEW_COMPLETE	2	/* CHECKSUM_COMPLETE: skb->csum to keep right */
 #define SSNAT_VIEW_NOMEM	4	/* a clone could not be unshared */

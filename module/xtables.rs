@@ -105,6 +105,29 @@ pub trait Target: 'static {
     /// skb; `private` is what [`Target::check`] set up for this rule; `rcu` proves the
     /// call runs inside the hook's RCU read-side critical section.
     fn target(pkt: &mut Packet<'_>, info: &Self::Info, private: &Self::Private, rcu: &HookRcu) -> Verdict;
+
+    /// The packet path's common case, tried first for a packet with nothing to keep
+    /// right beyond its bytes (conntrack does not track it, its sum is not
+    /// `CHECKSUM_COMPLETE`, its linear part is private): `pkt` holds only those bytes.
+    /// Returns `true` when it has dealt with the packet (the verdict is then
+    /// [`Verdict::Continue`]); `false` when it has changed nothing and
+    /// [`Target::target`] is to have the packet instead. It holds no skb, so it calls
+    /// nothing, and the glue's call to it costs no stack frame on either side. `V6`:
+    /// the target's family (IPv6, or IPv4), each compiled apart.
+    fn fast<const V6: bool>(pkt: &mut Linear<'_>, info: &Self::Info, private: &Self::Private, rcu: &HookRcu) -> bool;
+}
+
+/// A packet's bytes from its network header on, as [`Target::fast`] gets them: the
+/// linear part, private to the skb and writable in place, and where the packet's
+/// bytes end.
+pub struct Linear<'a> {
+    /// The linear bytes from the network header on (at most `len`).
+    pub head: &'a mut [u8],
+    /// Bytes of the packet from the network header on.
+    pub len: usize,
+    /// With `CHECKSUM_PARTIAL`, where the checksum the device finishes starts,
+    /// relative to the network header.
+    pub csum_start: Option<usize>,
 }
 
 /// Proof that the code holding it runs inside the RCU read-side critical section in
@@ -148,6 +171,41 @@ macro_rules! target_entry {
             // SAFETY: the glue passes what xtables passes its target and what it found
             // out about the skb just now, the contract of `target_callback`.
             unsafe { $crate::xtables::target_callback::<$t>(skb, info, data, len, writable, state) }
+        }
+
+        /// The packet path's common case for the IPv4 target, tried first by the C glue.
+        ///
+        /// # Safety
+        ///
+        /// As [`xtables::fast_callback`].
+        #[no_mangle]
+        pub unsafe extern "C" fn ssnat_rust_fast4(
+            info: *const kernel::ffi::c_void,
+            data: core::ptr::NonNull<u8>,
+            len: u32,
+            writable: u32,
+            csum_start: i32,
+        ) -> bool {
+            // SAFETY: the glue passes what xtables passes its target and what it found
+            // out about the skb just now, the contract of `fast_callback`.
+            unsafe { $crate::xtables::fast_callback::<$t, false>(info, data, len, writable, csum_start) }
+        }
+
+        /// The same for the IPv6 target.
+        ///
+        /// # Safety
+        ///
+        /// As [`xtables::fast_callback`].
+        #[no_mangle]
+        pub unsafe extern "C" fn ssnat_rust_fast6(
+            info: *const kernel::ffi::c_void,
+            data: core::ptr::NonNull<u8>,
+            len: u32,
+            writable: u32,
+            csum_start: i32,
+        ) -> bool {
+            // SAFETY: as above.
+            unsafe { $crate::xtables::fast_callback::<$t, true>(info, data, len, writable, csum_start) }
         }
     };
 }
@@ -318,6 +376,47 @@ pub unsafe fn target_callback<T: Target>(
     // else touches it meanwhile; the glue found out `view` about it just now.
     let mut pkt = unsafe { Packet::from_raw(skb, view) };
     T::target(&mut pkt, info, private, &rcu).to_raw()
+}
+
+/// The packet path's common case ([`Target::fast`]).
+///
+/// # Safety
+///
+/// Called by the glue's target, inside a netfilter hook (under `rcu_read_lock()`),
+/// with the rule's info blob as for [`target_callback`], for a packet that conntrack
+/// does not track, whose sum is not `CHECKSUM_COMPLETE` and whose linear part is
+/// private to the skb: `data` (not NULL) is its network header, followed by `writable`
+/// bytes, linear, private and writable, and `len` bytes in all (`writable <= len`);
+/// `csum_start` as in `ssnat_rust_target()`'s `state`. Nothing else may touch the
+/// skb's data during the call.
+#[inline(always)]
+pub unsafe fn fast_callback<T: Target, const V6: bool>(
+    info: *const c_void,
+    data: NonNull<u8>,
+    len: u32,
+    writable: u32,
+    csum_start: i32,
+) -> bool {
+    // SAFETY: as in `target_callback`.
+    let info = unsafe { &*info.cast::<T::Info>() };
+    let raw = *T::private(info) as usize as *const T::Private;
+    if raw.is_null() {
+        return true;
+    }
+    // SAFETY: as in `target_callback`.
+    let private = unsafe { &*raw };
+    // INVARIANT: we are inside the hook (the function's safety contract), for the
+    // duration of the call.
+    let rcu = HookRcu { _not_send: PhantomData };
+    let mut pkt = Linear {
+        // SAFETY: per the function's safety contract `data` is followed by `writable`
+        // linear bytes of the skb that no clone shares and no one else touches during
+        // the call, which the slice's lifetime (this call) does not outlive.
+        head: unsafe { core::slice::from_raw_parts_mut(data.as_ptr(), writable as usize) },
+        len: len as usize,
+        csum_start: usize::try_from(csum_start).ok(),
+    };
+    T::fast::<V6>(&mut pkt, info, private, &rcu)
 }
 
 /// # Safety

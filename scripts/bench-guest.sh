@@ -45,6 +45,7 @@ boot() {
 		echo "BENCH_SECTIONS='$sections'"
 		[ -z "${BENCH_SIZES:-}" ] || echo "BENCH_SIZES='$BENCH_SIZES'"
 		[ -z "${BENCH_VARIANTS:-}" ] || echo "BENCH_VARIANTS='$BENCH_VARIANTS'"
+		[ -z "${BENCH_PACE_NS:-}" ] || echo "BENCH_PACE_NS=$BENCH_PACE_NS"
 	} >"$out/env.sh"
 	# As tests/run.sh boots (TCG, single-threaded: see there), plus -icount shift=0:
 	# 1 guest ns per guest instruction. vng's exit status means nothing here; the
@@ -87,7 +88,7 @@ guests=${BENCH_GUESTS:-main scaling smp}
 summaries=()
 for g in $guests; do
 	case $g in
-	main) boot bench-main 1 full main & ;;
+	main) boot bench-main 1 full "main paced" & ;;
 	scaling) boot bench-scaling 1 full "profiles entries rules ports" & ;;
 	smp) boot bench-smp 2 smp smp & ;;
 	*) die "BENCH_GUESTS: main, scaling, smp" ;;
@@ -103,6 +104,7 @@ for g in $guests; do ok "bench-$g" || status=1; done
 meta=$out_root/bench-${guests%% *}/meta.txt
 kernel=$(sed -n 's/^kernel //p' "$meta")
 /usr/bin/python3 bench/forward_report.py report --out "$results" --stamp "$stamp" \
+	--pace-us $((${BENCH_PACE_NS:-200000} / 1000)) \
 	--info "QEMU: $qemu, TCG single-threaded, \`-icount shift=0\`; guests ($guests): 1 vCPU (section 1; profiles, rules, ports) and 2 vCPUs (smp), 2 GiB" \
 	--info "guest kernel: $kernel" \
 	--info "xt_SSNAT.ko md5 $module… (tree $rev), $(sed -n 's/^module //p' "$meta")" \

@@ -17,6 +17,7 @@
 #   BENCH_PACKETS   packets per measurement (default 20000)
 #   BENCH_SIZES     frame sizes of section main's pktgen runs (default "64 1400")
 #   BENCH_CHECK     packets of each correctness check (default 32; round 1 only)
+#   BENCH_PACE_NS   guest ns between two packets of section paced (default 200000)
 # Output in $SSNAT_OUT: runs.csv (one line per measurement), summary.csv, checks.txt,
 # meta.txt.
 . "$SSNAT_OUT/env.sh"
@@ -29,6 +30,7 @@ ROUNDS=${BENCH_ROUNDS:-3}
 N=${BENCH_PACKETS:-20000}
 SIZES=${BENCH_SIZES:-64 1400}
 CHECK_N=${BENCH_CHECK:-32}
+PACE_NS=${BENCH_PACE_NS:-200000}
 CPUS=$(nproc)
 CTL=$BIN/ssnatctl
 NEW=198.51.100.7 NEWPORT=4000
@@ -36,14 +38,16 @@ SPORT=5004 DPORT=6000 FLOWS_MANY=64
 S0_MAC=02:55:00:00:00:02 R1_MAC=02:55:00:00:02:01 D0_MAC=02:55:00:00:02:02
 RUNS=$SSNAT_OUT/runs.csv
 SPECS=$W/checks.spec
+# (drain_fn's idle waits: a read from a FIFO that nobody writes)
+mkfifo "$W/idle.fifo"
 
 MAIN="none notrack mark ssnat-legacy ssnat-profile notrack-nft ssnat-nft notrack-nftables nft-payload tc nfqueue snat-conntrack"
 [ "$CPUS" -lt 2 ] || MAIN="$MAIN nfqueue-balance"
 MAIN=${BENCH_VARIANTS:-$MAIN}
 case $MODE in
-full) SECTIONS=${BENCH_SECTIONS:-main profiles entries rules ports} ;;
+full) SECTIONS=${BENCH_SECTIONS:-main paced profiles entries rules ports} ;;
 smp) SECTIONS=${BENCH_SECTIONS:-smp} ;;
-smoke) SECTIONS=${BENCH_SECTIONS:-main unshared profiles entries rules ports smp} ;;
+smoke) SECTIONS=${BENCH_SECTIONS:-main unshared paced profiles entries rules ports smp} ;;
 *) fail "BENCH_MODE $MODE: full, smp or smoke" ;;
 esac
 for f in "$BIN/udp-blast" "$BIN/nfq-rewriter" "$CTL"; do
@@ -55,6 +59,8 @@ section_variants() {
 	case $MODE:$1 in
 	*:main) echo "$MAIN" ;;
 	smoke:unshared) echo "ssnat-legacy nfqueue" ;;
+	smoke:paced) echo "ssnat-legacy nfqueue" ;;
+	*:paced) echo "notrack mark ssnat-legacy nfqueue" ;;
 	smoke:profiles) echo "profiles-10" ;;
 	*:profiles) echo "notrack profiles-1 profiles-100 profiles-10000" ;;
 	smoke:entries) echo "entries-10" ;;
@@ -72,7 +78,8 @@ section_variants() {
 # section_runs SECTION: "SOURCE FLOWS THREADS SIZES..." of each measurement of a
 # section's variants, all in the same router. pktgen: skb shared with pktgen, so the
 # router's first write copies the header; pktgen-unshared: pktgen's "flag !SHARED";
-# sender: bench/udp-blast in snd, a socket's own skbs.
+# sender: bench/udp-blast in snd, a socket's own skbs; pktgen-paced: pktgen's shared
+# skbs, one every PACE_NS, the cost being the CPUs' busy time (below).
 section_runs() {
 	case $MODE:$1 in
 	smoke:main) echo "pktgen 1 1 64" ;;
@@ -83,6 +90,7 @@ section_runs() {
 	*:unshared)
 		echo "pktgen-unshared 1 1 64"
 		echo "sender 1 1 64" ;;
+	*:paced) echo "pktgen-paced 1 1 64" ;;
 	*:profiles | *:entries | *:rules) echo "pktgen 1 1 64" ;;
 	*:ports) echo "pktgen $FLOWS_MANY 1 64" ;;
 	*:smp)
@@ -245,6 +253,34 @@ nfq_stop() {
 	NFQ_PIDS=()
 }
 
+# run_fns: the source of two functions for a traffic run's own shell, bash builtins only
+# (a process started, or a subshell forked, under TCG costs as much as a few hundred
+# packets): "busy" sets BUSY to the CPUs' busy time so far (see traffic); "drain FILE"
+# returns once no packet waits for a verdict in the queues FILE (an nfnetlink_queue
+# file of /proc) lists, idle in between, taking nothing from a rewriter still at work.
+# A run that may leave packets queued drains before its busy time is read.
+run_fns() {
+	cat <<-'FN'
+		busy() {
+			local l
+			BUSY=0
+			while read -r -a l; do [[ ${l[0]} != cpu* ]] || BUSY=$((BUSY + l[7])); done </proc/schedstat
+		}
+		drain() {
+			local i n t
+			[ -p "$W/idle.fifo" ] || { echo "drain: no $W/idle.fifo" >&2; return 1; }
+			for i in {1..3000}; do
+				t=0
+				if [ -r "$1" ]; then while read -r _ _ n _; do t=$((t + n)); done <"$1"; fi
+				[ $t != 0 ] || return 0
+				read -t 0.01 <>"$W/idle.fifo" || true
+			done
+			echo "drain: $1 still holds $t packets" >&2
+			return 1
+		}
+	FN
+}
+
 # nfq_report: waits until the router's queues are empty, then has every rewriter report;
 # sets NFQ_LAST_US (latest verdict, CLOCK_REALTIME) and NFQ_COUNTS ("N N" per queue).
 nfq_report() {
@@ -385,13 +421,33 @@ delivered() {
 }
 
 # traffic SOURCE SIZE COUNT FLOWS THREADS: sends COUNT packets of SIZE bytes (frames);
-# sets T_OFFERED, T_ELAPSED_NS (guest time of the run) and T_START_US (CLOCK_REALTIME).
+# sets T_OFFERED, T_ELAPSED_NS (guest time of the run), T_BUSY_NS (pktgen sources: the
+# CPUs' busy time over the run) and T_START_US (CLOCK_REALTIME).
+#
+# The busy time is the sum over CPUs of the time tasks ran (the scheduler's rq_cpu_time,
+# /proc/schedstat's seventh field; in ns of the guest's clock, so instructions under
+# -icount): everything the CPUs did for the packets (pktgen's thread, softirqs run in
+# it, a userspace rewriter and the forwarding done in its verdicts), without the idle
+# task, plus a constant of the run's own (starting pktgen's thread, the reads). The
+# elapsed time is pktgen's own, from its first packet to its last: exact, but blind to a
+# rewriter's queue still draining after it, while the time to the rewriter's last
+# verdict takes in the idle wait before pktgen's thread sees "start" (up to 100 ms: it
+# polls). So forward_report.py takes the busy time where a userspace rewriter works
+# (NFQUEUE) and for the paced runs, the elapsed time elsewhere, each against its
+# baseline's figure of the same kind. Paced (pktgen's "delay", above 100 us so that its
+# thread sleeps between packets, not spins), each packet meets an idle router and a
+# rewriter asleep in recv(), as a router sending a few RTP streams does.
 traffic() {
-	local source=$1 size=$2 count=$3 flows=$4 threads=$5 t dev out
+	local source=$1 size=$2 count=$3 flows=$4 threads=$5 t dev out delay=0
+	T_BUSY_NS=""
 	case $source in
-	pktgen | pktgen-unshared)
+	pktgen | pktgen-unshared | pktgen-paced)
+		[ "$source" != pktgen-paced ] || delay=$PACE_NS
+		[ "$delay" = 0 ] || [ "$delay" -ge 100000 ] || fail "BENCH_PACE_NS $delay: pktgen spins below 100000"
 		{
 			echo 'set -e'
+			echo "W=$W"
+			run_fns
 			echo 'pg() { echo "$2" >"/proc/net/pktgen/$1" || { echo "pktgen $1: $2 refused" >&2; exit 1; }; }'
 			# rem_device_all takes effect when the thread gets to it: wait for that
 			# (bash builtins only: under TCG every process started costs)
@@ -426,10 +482,10 @@ traffic() {
 				echo "pg $dev 'clone_skb 0'"
 				echo "pg $dev 'burst 1'"
 				echo "pg $dev 'pkt_size $size'"
-				echo "pg $dev 'delay 0'"
+				echo "pg $dev 'delay $delay'"
 				echo "pg $dev 'flag UDPCSUM'"
 				# pktgen's skb shared (it keeps a reference; ip_rcv clones it) or not
-				if [ "$source" = pktgen ]; then echo "pg $dev 'flag SHARED'"; else echo "pg $dev 'flag !SHARED'"; fi
+				if [ "$source" != pktgen-unshared ]; then echo "pg $dev 'flag SHARED'"; else echo "pg $dev 'flag !SHARED'"; fi
 				echo "pg $dev 'dst_mac $RTR_MAC'"
 				# FLOWS flows: source address and port both step through FLOWS values
 				# (NFQUEUE's --queue-balance hashes the addresses only)
@@ -441,8 +497,12 @@ traffic() {
 				echo "pg $dev 'udp_dst_min $DPORT'"
 				echo "pg $dev 'udp_dst_max $DPORT'"
 			done
+			echo 'busy; b0=$BUSY'
 			echo 'echo "start ${EPOCHREALTIME/./}"'
 			echo 'pg pgctrl start'
+			# NFQUEUE: the rewriter's last verdict
+			echo 'drain /proc/net/netfilter/nfnetlink_queue'
+			echo 'busy; echo "busy $((BUSY - b0))"'
 			for t in $(seq 0 $((threads - 1))); do
 				dev=r0@$t
 				# "Result: OK: 1234(c1200+d34) usec, 50000 (64byte,0frags)"
@@ -451,16 +511,25 @@ traffic() {
 		} >"$W/pg.sh"
 		out=$(ip netns exec rtr bash "$W/pg.sh") || fail "pktgen: $out"
 		T_START_US=$(echo "$out" | awk '$1 == "start" { print $2 }')
-		T_ELAPSED_NS=$(echo "$out" | awk '$1 == "dev" && $2 * 1000 > e { e = $2 * 1000 } END { printf "%d", e }')
+		T_ELAPSED_NS=$(echo "$out" | awk '$1 == "dev" && $2 * 1000 > e { e = $2 * 1000 } END { printf "%.0f", e }')
 		T_OFFERED=$(echo "$out" | awk '$1 == "dev" { n += $3 } END { print n + 0 }')
+		T_BUSY_NS=$(echo "$out" | awk '$1 == "busy" { print $2 }')
 		;;
 	sender)
 		[ "$threads" = 1 ] || fail "the sender is one thread"
-		# sent N elapsed_ns T start_us S end_us E
-		out=$(ip netns exec snd "$BIN/udp-blast" $SND4 $SPORT $RCV4 $DPORT "$count" $((size - 42)) "$flows") ||
+		# sent N elapsed_ns T start_us S end_us E; then the router's queues drained
+		# (seen through the rewriter's /proc/PID/net: the sender is in another namespace)
+		# and "busy N"
+		out=$(ip netns exec snd bash -c "set -e; W=$W; $(run_fns)
+			busy; b0=\$BUSY
+			\"\$@\"
+			${NFQ_PIDS[0]:+drain /proc/${NFQ_PIDS[0]}/net/netfilter/nfnetlink_queue}
+			busy; echo \"busy \$((BUSY - b0))\"" - \
+			"$BIN/udp-blast" $SND4 $SPORT $RCV4 $DPORT "$count" $((size - 42)) "$flows") ||
 			fail "udp-blast: $out"
 		set -- $out
-		T_OFFERED=$2 T_ELAPSED_NS=$4 T_START_US=$6
+		T_OFFERED=$2 T_ELAPSED_NS=$4 T_START_US=$6 T_BUSY_NS=${10}
+		[ "$9" = busy ] || fail "udp-blast: $out"
 		;;
 	esac
 	[ "${T_ELAPSED_NS:-0}" -gt 0 ] || fail "$source: no elapsed time ($out)"
@@ -521,9 +590,9 @@ measure() {
 		echo "$name $W/$name.pcap $src $lo $hi $DPORT $T_OFFERED $((size - 14))" >>"$SPECS"
 		[ "$capture" = both ] || return 0
 	fi
-	echo "$section,$v,$(baseline_of "$v"),$size,$source,$flows,$threads,$CPUS,$round,$T_OFFERED,$got,$T_ELAPSED_NS" >>"$RUNS"
+	echo "$section,$v,$(baseline_of "$v"),$size,$source,$flows,$threads,$CPUS,$round,$T_OFFERED,$got,$T_ELAPSED_NS,$T_BUSY_NS" >>"$RUNS"
 	log "$section $v $source ${size}B flows=$flows threads=$threads: $got/$T_OFFERED delivered," \
-		"$((T_ELAPSED_NS / got)) ns/pkt"
+		"$((T_ELAPSED_NS / got)) ns/pkt${T_BUSY_NS:+, busy $((T_BUSY_NS / got)) ns/pkt}"
 }
 
 check_all() {
@@ -550,7 +619,7 @@ load_module
 	echo "clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
 } >"$SSNAT_OUT/meta.txt"
 cat "$SSNAT_OUT/meta.txt"
-echo "section,variant,baseline,size,source,flows,threads,vcpus,round,offered,delivered,elapsed_ns" >"$RUNS"
+echo "section,variant,baseline,size,source,flows,threads,vcpus,round,offered,delivered,elapsed_ns,busy_ns" >"$RUNS"
 : >"$SSNAT_OUT/checks.txt"
 : >"$SPECS"
 count=0 up=0

@@ -201,6 +201,12 @@ impl Mapping {
         Mapping { family, addr, ports, seed: info.seed }
     }
 
+    /// Whether the mapping hashes nothing: one address or none, one port or none.
+    #[inline(always)]
+    pub fn is_fixed(&self) -> bool {
+        matches!(self.addr, AddrMap::Fixed(_) | AddrMap::Keep) && matches!(self.ports, PortMap::Fixed(_) | PortMap::Keep)
+    }
+
     /// The new source address of a packet from `saddr` to `daddr`, or `None` if the
     /// address does not change. Only the first `addr_len` bytes are meaningful.
     #[inline(always)]
@@ -786,6 +792,33 @@ pub fn rewrite_common(
     map: &Mapping,
     csum_start: Option<usize>,
 ) -> Option<Result<Rewritten, Skip>> {
+    common_l3::<false>(pkt, pkt_len, map, csum_start)
+}
+
+/// [`rewrite_common`] of the most common packets only: a TCP or UDP packet rewritten
+/// to one address (or none) and one port (or none), the mappings that hash nothing
+/// ([`Mapping::is_fixed`]); `None`, having written nothing, for any other. It calls no
+/// function, so that a caller that tries it first stays a leaf, without a stack frame.
+/// (The mapping is looked at where the common path looks at it, once: a range's packet
+/// has its headers checked before `None`.)
+#[inline(always)]
+pub fn rewrite_fast(
+    pkt: &mut [u8],
+    pkt_len: usize,
+    map: &Mapping,
+    csum_start: Option<usize>,
+) -> Option<Result<Rewritten, Skip>> {
+    common_l3::<true>(pkt, pkt_len, map, csum_start)
+}
+
+/// [`rewrite_common`], or with `FAST` [`rewrite_fast`]: checks the L3 header.
+#[inline(always)]
+fn common_l3<const FAST: bool>(
+    pkt: &mut [u8],
+    pkt_len: usize,
+    map: &Mapping,
+    csum_start: Option<usize>,
+) -> Option<Result<Rewritten, Skip>> {
     match map.family {
         Family::V4 => {
             let ip = chunk::<20>(pkt, 0)?;
@@ -795,7 +828,7 @@ pub fn rewrite_common(
                 return None;
             }
             let proto = ip[9];
-            common::<4>(pkt, 20, tot, proto, map, csum_start)
+            common::<4, FAST>(pkt, 20, tot, proto, map, csum_start)
         }
         Family::V6 => {
             let ip = chunk::<40>(pkt, 0)?;
@@ -805,16 +838,17 @@ pub fn rewrite_common(
                 return None;
             }
             let proto = ip[6];
-            common::<16>(pkt, 40, end, proto, map, csum_start)
+            common::<16, FAST>(pkt, 40, end, proto, map, csum_start)
         }
     }
 }
 
 /// [`rewrite_common`] for addresses of `N` bytes (4: IPv4, 16: IPv6), the L4 header at
 /// `l4_off`, the packet ending at `end`: checks the L4 header, then hands each
-/// protocol's constants to [`finish`], which is compiled once for each.
+/// protocol's constants to [`finish`], which is compiled once for each. `FAST`: TCP
+/// and UDP only, `map` fixed ([`rewrite_fast`]).
 #[inline(always)]
-fn common<const N: usize>(
+fn common<const N: usize, const FAST: bool>(
     pkt: &mut [u8],
     l4_off: usize,
     end: usize,
@@ -840,7 +874,7 @@ fn common<const N: usize>(
                 return None;
             }
             let c = Check { off: l4_off + 16, pseudo: true, mangle_zero: false, zero_is_none: false, partial };
-            finish::<N>(pkt, map, l4, 0, Some(c))
+            finish::<N, FAST>(pkt, map, l4, 0, Some(c))
         }
         proto::UDP => {
             let len = usize::from(be(&h[4..6]));
@@ -848,14 +882,15 @@ fn common<const N: usize>(
                 return None;
             }
             let c = Check { off: l4_off + 6, pseudo: true, mangle_zero: true, zero_is_none: v4, partial };
-            finish::<N>(pkt, map, l4, 0, Some(c))
+            finish::<N, FAST>(pkt, map, l4, 0, Some(c))
         }
+        _ if FAST => None,
         proto::SCTP => {
             if room < 12 || pkt.len() < l4_off + 12 {
                 return None;
             }
             // No pseudo-header; the CRC32c covers the port unless the device computes it.
-            finish::<N>(pkt, map, L4 { end: if partial { 0 } else { end }, ..l4 }, 0, None)
+            finish::<N, FAST>(pkt, map, L4 { end: if partial { 0 } else { end }, ..l4 }, 0, None)
         }
         proto::ICMP | proto::ICMPV6 if (proto == proto::ICMP) == v4 => {
             let echo = if v4 { h[0] == 0 || h[0] == 8 } else { h[0] == 128 || h[0] == 129 };
@@ -865,7 +900,7 @@ fn common<const N: usize>(
             // The identifier plays the source port, with no destination port.
             let c = Check { off: l4_off + 2, pseudo: !v4, mangle_zero: false, zero_is_none: false, partial };
             let id = be(&h[4..6]);
-            finish::<N>(pkt, map, L4 { sport: id, dport_off: None, ..l4 }, 4, Some(c))
+            finish::<N, FAST>(pkt, map, L4 { sport: id, dport_off: None, ..l4 }, 4, Some(c))
         }
         _ => None,
     }
@@ -888,9 +923,9 @@ struct L4 {
 
 /// The rest of [`rewrite_common`]: maps the source, then stores address, port (at
 /// `port_off` into the L4 header) and checksums, or SCTP's CRC32c when `check` is
-/// `None`.
+/// `None`. `FAST`: `map` is fixed ([`Mapping::is_fixed`]) and `check` is not `None`.
 #[inline(always)]
-fn finish<const N: usize>(
+fn finish<const N: usize, const FAST: bool>(
     pkt: &mut [u8],
     map: &Mapping,
     l4: L4,
@@ -907,6 +942,19 @@ fn finish<const N: usize>(
         (AddrMap::Fixed(a), PortMap::Fixed(p)) => {
             ((chunk::<N>(a, 0)? != &saddr).then_some(*a), (p != l4.sport).then_some(p))
         }
+        // The other mappings that hash nothing ([`rewrite_fast`]'s), straight too.
+        (addr, ports) if FAST => (
+            match addr {
+                AddrMap::Fixed(a) => (chunk::<N>(a, 0)? != &saddr).then_some(*a),
+                AddrMap::Keep => None,
+                _ => return None,
+            },
+            match ports {
+                PortMap::Fixed(p) => (p != l4.sport).then_some(p),
+                PortMap::Keep => None,
+                PortMap::Range(..) => return None,
+            },
+        ),
         _ => {
             // The addresses are read in place (a hash of a range reads them there, not
             // from a copy).

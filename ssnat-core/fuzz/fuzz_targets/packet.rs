@@ -57,6 +57,22 @@ fuzz_target!(|data: &[u8]| {
     };
     let short = give < pkt.len().min(packet::MAX_PLAN_LEN);
 
+    // The fast path (the kernel tries it first): what the common path does, for the
+    // packets it takes; nothing written for the others.
+    let mut fast = pkt.to_vec();
+    let mut common = pkt.to_vec();
+    let by_fast = packet::rewrite_fast(&mut fast[..give], pkt.len(), &map, csum_start);
+    let by_common = packet::rewrite_common(&mut common[..give], pkt.len(), &map, csum_start);
+    match (&by_fast, &by_common) {
+        (Some(f), Some(c)) => {
+            assert!(map.is_fixed(), "rewrite_fast took a mapping that hashes");
+            assert_eq!(format!("{f:?}"), format!("{c:?}"), "rewrite_fast and rewrite_common differ");
+            assert_eq!(fast, common, "rewrite_fast and rewrite_common wrote different bytes");
+        }
+        (Some(_), None) => panic!("rewrite_fast took what rewrite_common leaves"),
+        (None, _) => assert_eq!(fast, pkt, "rewrite_fast gave up but wrote"),
+    }
+
     let mut buf = pkt.to_vec();
     let head_len = buf.len().min(packet::MAX_PLAN_LEN);
     let plan = match packet::plan(&buf[..head_len], buf.len(), &map, csum_start) {

@@ -699,6 +699,7 @@ fn common_path_equals_general_path() {
     let count: u64 = std::env::var("SSNAT_PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(400_000);
     let mut rng = Rng::new(1624);
     let mut common = 0u64;
+    let mut fast_taken = 0u64;
     for _ in 0..count {
         let v6 = rng.below(2) == 1;
         let protos: &[u8] = if v6 {
@@ -734,6 +735,31 @@ fn common_path_equals_general_path() {
         let cs = (rng.below(4) == 0).then_some(b.l4);
         let mut fast = b.pkt[..len].to_vec();
         let before = fast.clone();
+        // rewrite_fast: rewrite_common's result and bytes for the packets it takes (a
+        // fixed mapping's TCP and UDP), nothing written for the others.
+        let mut fixed = before.clone();
+        let by_fast = rewrite_fast(&mut fixed[..give], len, &map, cs);
+        let mut again = before.clone();
+        let by_common = rewrite_common(&mut again[..give], len, &map, cs);
+        let tcp_udp = matches!(if v6 { before.get(6) } else { before.get(9) }, Some(&6) | Some(&17));
+        match (&by_fast, &by_common) {
+            (Some(f), Some(c)) => {
+                fast_taken += 1;
+                assert!(map.is_fixed() && tcp_udp, "{map:?} {:02x?}", before);
+                let same = match (f, c) {
+                    (Ok(x), Ok(y)) => x == y,
+                    (Err(x), Err(y)) => x == y,
+                    _ => false,
+                };
+                assert!(same, "{f:?} {c:?} {map:?}");
+                assert_eq!(fixed, again, "rewrite_fast and rewrite_common wrote different bytes");
+            }
+            (Some(f), None) => panic!("rewrite_fast took ({f:?}) what rewrite_common leaves: {map:?} {:02x?}", before),
+            (None, c) => {
+                assert_eq!(fixed, before, "rewrite_fast gave up but wrote");
+                assert!(!(c.is_some() && map.is_fixed() && tcp_udp), "rewrite_fast left {map:?} {:02x?}", before);
+            }
+        }
         match rewrite_common(&mut fast[..give], len, &map, cs) {
             Some(Ok(done)) => {
                 common += 1;
@@ -752,7 +778,8 @@ fn common_path_equals_general_path() {
             None => assert_eq!(fast, before, "the common path gave up but wrote"),
         }
     }
-    std::eprintln!("{common} of {count} packets rewritten by the common path");
+    std::eprintln!("{common} of {count} packets rewritten by the common path, {fast_taken} taken by the fast path");
+    assert!(fast_taken * 50 > count, "only {fast_taken} of {count} took the fast path");
     assert!(common * 4 > count, "only {common} of {count} took the common path");
 }
 
