@@ -36,11 +36,11 @@ TIMEOUT=${MOH_TIMEOUT:-300}
 # Addresses and ports.
 PBX4=10.0.0.10 RTR_PRIV4=10.0.0.1 RTR_PUB4=198.51.100.7 PROV_LINK4=198.51.100.1
 PROV4=203.0.113.5 SIP_PORT=5060 MOH_PORT=4000 NFLOG_GROUP=5
-# The schedule: WAVES waves of PER_WAVE calls; a wave's calls start STAGGER_MS apart,
-# talk TALK1_MS, are on hold HOLD_MS (all of a wave's calls at the same time), talk
-# TALK2_MS and hang up; the next wave starts WAVE_MS after the previous one.
+# The schedule: WAVES (MOH_WAVES, default 3) waves of PER_WAVE calls; a wave's calls
+# start STAGGER_MS apart, talk TALK1_MS, are on hold HOLD_MS (all of a wave's calls at
+# the same time), talk TALK2_MS and hang up; the next wave starts WAVE_MS after the previous one.
 # Call n negotiates PBX media port 10000+2n and provider media port 30998+2n.
-WAVES=3 PER_WAVE=3 STAGGER_MS=500 TALK1_MS=3000 HOLD_MS=6000 TALK2_MS=2000 WAVE_MS=12500
+WAVES=${MOH_WAVES:-3} PER_WAVE=3 STAGGER_MS=500 TALK1_MS=3000 HOLD_MS=6000 TALK2_MS=2000 WAVE_MS=12500
 CALLS=$((WAVES * PER_WAVE))
 
 fail() {
