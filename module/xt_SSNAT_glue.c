@@ -297,9 +297,9 @@ static noinline notrace unsigned int ssnat_tg_full(struct sk_buff *skb,
  * would do anyway), so that every linear byte from the network header on may be
  * written in place. One that cannot have it gets no writable bytes.
  */
-static noinline notrace unsigned int ssnat_tg_clone(struct sk_buff *skb,
-						    const struct xt_action_param *par,
-						    int noff)
+static __always_inline unsigned int ssnat_tg_clone(struct sk_buff *skb,
+						   const struct xt_action_param *par,
+						   int noff, bool v6)
 {
 	u64 flags = 0;
 
@@ -307,8 +307,22 @@ static noinline notrace unsigned int ssnat_tg_clone(struct sk_buff *skb,
 	    pskb_expand_head(skb, 0, 0, GFP_ATOMIC))
 		flags = SSNAT_VIEW_NOMEM;
 	/* (the network header's offset is the same in the new head) */
-	return ssnat_tg_view(skb, par, noff, flags, true,
-			     xt_family(par) == NFPROTO_IPV6);
+	return ssnat_tg_view(skb, par, noff, flags, true, v6);
+}
+
+/* (one for each family: each calls its fast path directly) */
+static noinline notrace unsigned int ssnat_tg_clone4(struct sk_buff *skb,
+						     const struct xt_action_param *par,
+						     int noff)
+{
+	return ssnat_tg_clone(skb, par, noff, false);
+}
+
+static noinline notrace unsigned int ssnat_tg_clone6(struct sk_buff *skb,
+						     const struct xt_action_param *par,
+						     int noff)
+{
+	return ssnat_tg_clone(skb, par, noff, true);
 }
 
 static __always_inline unsigned int ssnat_tg(struct sk_buff *skb,
@@ -321,7 +335,8 @@ static __always_inline unsigned int ssnat_tg(struct sk_buff *skb,
 		return ssnat_rust_target(skb, par->targinfo, skb->data, 0, 0, (u32)-1);
 	/* (skb_cloned()'s first half: the rest is the clone's business) */
 	if (unlikely(skb->cloned))
-		return ssnat_tg_clone(skb, par, noff);
+		return v6 ? ssnat_tg_clone6(skb, par, noff) :
+			    ssnat_tg_clone4(skb, par, noff);
 	return ssnat_tg_view(skb, par, noff, 0, true, v6);
 }
 
