@@ -173,13 +173,23 @@ macro_rules! target_entry {
             unsafe { $crate::xtables::target_callback::<$t>(skb, info, data, len, writable, state) }
         }
 
-        /// The packet path's common case for the IPv4 target, tried first by the C glue.
+        $crate::fast_entry!($t, ssnat_rust_fast4, false, "IPv4");
+        $crate::fast_entry!($t, ssnat_rust_fast6, true, "IPv6");
+    };
+}
+/// One family's fast path for [`target_entry!`]: exports `$name`, which the C glue's
+/// target of that family (`$v6`) calls first.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! fast_entry {
+    ($t:ty, $name:ident, $v6:literal, $family:literal) => {
+        #[doc = concat!("The packet path's common case for the ", $family, " target, tried first by the C glue.")]
         ///
         /// # Safety
         ///
         /// As [`xtables::fast_callback`].
         #[no_mangle]
-        pub unsafe extern "C" fn ssnat_rust_fast4(
+        pub unsafe extern "C" fn $name(
             info: *const kernel::ffi::c_void,
             data: core::ptr::NonNull<u8>,
             len: u32,
@@ -188,27 +198,11 @@ macro_rules! target_entry {
         ) -> bool {
             // SAFETY: the glue passes what xtables passes its target and what it found
             // out about the skb just now, the contract of `fast_callback`.
-            unsafe { $crate::xtables::fast_callback::<$t, false>(info, data, len, writable, csum_start) }
-        }
-
-        /// The same for the IPv6 target.
-        ///
-        /// # Safety
-        ///
-        /// As [`xtables::fast_callback`].
-        #[no_mangle]
-        pub unsafe extern "C" fn ssnat_rust_fast6(
-            info: *const kernel::ffi::c_void,
-            data: core::ptr::NonNull<u8>,
-            len: u32,
-            writable: u32,
-            csum_start: i32,
-        ) -> bool {
-            // SAFETY: as above.
-            unsafe { $crate::xtables::fast_callback::<$t, true>(info, data, len, writable, csum_start) }
+            unsafe { $crate::xtables::fast_callback::<$t, $v6>(info, data, len, writable, csum_start) }
         }
     };
 }
+
 type CheckFn = unsafe extern "C" fn(*mut c_void, *const Net, u8, *const c_char, c_uint, u8, bool) -> c_int;
 type CheckHooksFn = unsafe extern "C" fn(*const c_char, c_uint) -> c_int;
 type DestroyFn = unsafe extern "C" fn(*mut c_void, u8);
