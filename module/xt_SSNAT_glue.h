@@ -15,9 +15,10 @@ struct ssnat_rule;
 
 /*
  * The packet path in Rust, called directly (no function pointer on the packet
- * path) by the target with what it found out about the packet, all in registers
- * (ssnat_tg(): no struct on its stack, so that the call is a tail call): defined
- * by xtables::target_entry! in xt_SSNAT.rs.
+ * path) by the targets (ssnat_tg4(), ssnat_tg6()) with what they found out about
+ * the packet, all in registers (no struct on their stack, so that the call is a
+ * tail call): defined by xtables::target_entry! in xt_SSNAT.rs, as are the fast
+ * paths below.
  *
  * data:     the network header, or when the skb's data holds none, its data
  *           (with len 0): never NULL;
