@@ -421,8 +421,8 @@ delivered() {
 }
 
 # traffic SOURCE SIZE COUNT FLOWS THREADS: sends COUNT packets of SIZE bytes (frames);
-# sets T_OFFERED, T_ELAPSED_NS (guest time of the run), T_BUSY_NS (pktgen sources: the
-# CPUs' busy time over the run) and T_START_US (CLOCK_REALTIME).
+# sets T_OFFERED, T_ELAPSED_NS (guest time of the run), T_BUSY_NS (the CPUs' busy time
+# over the run, the queues drained) and T_START_US (CLOCK_REALTIME).
 #
 # The busy time is the sum over CPUs of the time tasks ran (the scheduler's rq_cpu_time,
 # /proc/schedstat's seventh field; in ns of the guest's clock, so instructions under
