@@ -23,7 +23,7 @@ trap 'rm -rf "$tmp"' EXIT
 # Instructions inside the measured function (inclusive) for N packets.
 measure() { # SCENARIO [--full]
 	local fn=process
-	case $1 in c-*) fn=process_c ;; esac
+	case $1 in c-*) fn=process_c ;; *-fast) fn=process_fast ;; esac
 	[ "${2:-}" = --full ] && fn=process_full_recompute
 	valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.out" \
 		--toggle-collect="*ssnat_bench*$fn*" "$bin" "$1" "$N" ${2:-} >/dev/null 2>&1 ||
@@ -53,7 +53,9 @@ done
 	tail -n +2 "$csv" | awk -F, '{ printf "| %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5 }'
 	echo
 	echo "c-udp4-fixed is the C floor (bench/c/floor.c, gcc -O2). \"full recompute\" adds a"
-	echo "from-scratch sum over the pseudo-header and segment to the same rewrite."
+	echo "from-scratch sum over the pseudo-header and segment to the same rewrite. The -fast"
+	echo "scenarios go through packet::rewrite_fast alone, the kernel's fast path; the others"
+	echo "through packet::rewrite."
 } >"$md"
 column -s, -t <"$csv"
 cp "$csv" "$out/core-latest.csv"

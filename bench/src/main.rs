@@ -127,6 +127,10 @@ const C_FLOOR: &str = "c-udp4-fixed";
 const SCENARIOS: &[Scenario] = &[
     Scenario { name: C_FLOOR, v6: false, proto: 17, map: fixed },
     Scenario { name: "udp4-fixed", v6: false, proto: 17, map: fixed },
+    // `-fast`: through `packet::rewrite_fast`, the kernel's fast path, alone.
+    Scenario { name: "udp4-fixed-fast", v6: false, proto: 17, map: fixed },
+    Scenario { name: "tcp4-fixed-fast", v6: false, proto: 6, map: fixed },
+    Scenario { name: "udp6-fixed-fast", v6: true, proto: 17, map: fixed },
     Scenario { name: "udp4-range", v6: false, proto: 17, map: range },
     Scenario { name: "udp4-prefix", v6: false, proto: 17, map: prefix },
     Scenario { name: "udp4-port-only", v6: false, proto: 17, map: port_only },
@@ -153,6 +157,14 @@ fn process(pkt: &mut [u8], map: &Mapping) -> bool {
     matches!(packet::rewrite(pkt, len, map, None), packet::Outcome::Done(_))
 }
 
+/// The kernel's fast path alone (`packet::rewrite_fast`, as `ssnat_rust_fast4` and
+/// `ssnat_rust_fast6` run it), for the `-fast` scenarios.
+#[inline(never)]
+fn process_fast(pkt: &mut [u8], map: &Mapping) -> bool {
+    let len = pkt.len();
+    matches!(packet::rewrite_fast(pkt, len, map, None), Some(Ok(_)))
+}
+
 extern "C" {
     /// `c/floor.c`: rewrites an IPv4/UDP packet's source to `addr:port` (network byte
     /// order); 1 if it did.
@@ -172,8 +184,8 @@ fn process_c(pkt: &mut [u8], map: &Mapping) -> bool {
 
 /// For comparison: the same rewrite with the checksums recomputed from scratch.
 #[inline(never)]
-fn process_full_recompute(pkt: &mut [u8], map: &Mapping) -> bool {
-    let ok = process(pkt, map);
+fn process_full_recompute(pkt: &mut [u8], map: &Mapping, rewrite: fn(&mut [u8], &Mapping) -> bool) -> bool {
+    let ok = rewrite(pkt, map);
     let (l4, so) = if pkt[0] >> 4 == 6 { (40, 8) } else { (20, 12) };
     let n = if l4 == 40 { 32 } else { 8 };
     let mut s = csum::sum(&pkt[so..so + n]);
@@ -209,21 +221,22 @@ fn main() {
     let orig = build(s.v6, s.proto, payload);
     let mut pkt = orig.clone();
     let mut ok = 0usize;
+    let rewrite: fn(&mut [u8], &Mapping) -> bool = if s.name.ends_with("-fast") { process_fast } else { process };
     for _ in 0..count {
         pkt.copy_from_slice(&orig);
         ok += usize::from(if s.name == C_FLOOR {
             process_c(black_box(&mut pkt), &map)
         } else if full {
-            process_full_recompute(black_box(&mut pkt), &map)
+            process_full_recompute(black_box(&mut pkt), &map, rewrite)
         } else {
-            process(black_box(&mut pkt), &map)
+            rewrite(black_box(&mut pkt), &map)
         });
     }
-    if s.name == C_FLOOR || s.name == "udp4-fixed" {
+    if s.name == C_FLOOR || s.name.starts_with("udp4-fixed") {
         // The floor must do the very rewrite SSNAT does: same bytes out.
         let mut a = orig.clone();
         let mut b = orig.clone();
-        if !(process_c(&mut a, &map) && process(&mut b, &map) && a == b) {
+        if !(process_c(&mut a, &map) && rewrite(&mut b, &map) && a == b) {
             eprintln!("ssnat-bench: the C floor and the Rust path disagree");
             std::process::exit(1);
         }
