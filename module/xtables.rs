@@ -111,9 +111,10 @@ pub trait Target: 'static {
     /// `CHECKSUM_COMPLETE`, its linear part is private): `pkt` holds only those bytes.
     /// Returns `true` when it has dealt with the packet (the verdict is then
     /// [`Verdict::Continue`]); `false` when it has changed nothing and
-    /// [`Target::target`] is to have the packet instead. It holds no skb, so it calls
-    /// nothing, and the glue's call to it costs no stack frame on either side. `V6`:
-    /// the target's family (IPv6, or IPv4), each compiled apart.
+    /// [`Target::target`] is to have the packet instead. It holds no skb and calls
+    /// nothing (the glue keeps only the skb and its parameters across the call, for a
+    /// packet it declines). `V6`: the target's family (IPv6, or IPv4), each compiled
+    /// apart.
     fn fast<const V6: bool>(pkt: &mut Linear<'_>, info: &Self::Info, private: &Self::Private, rcu: &HookRcu) -> bool;
 }
 
@@ -391,13 +392,16 @@ pub unsafe fn fast_callback<T: Target, const V6: bool>(
     writable: u32,
     csum_start: i32,
 ) -> bool {
-    // SAFETY: as in `target_callback`.
+    // SAFETY: per the function's safety contract `info` points to a `T::Info` that is
+    // only read while rules are in place.
     let info = unsafe { &*info.cast::<T::Info>() };
     let raw = *T::private(info) as usize as *const T::Private;
     if raw.is_null() {
         return true;
     }
-    // SAFETY: as in `target_callback`.
+    // SAFETY: checkentry accepted this rule, so its slot holds the `KBox<T::Private>`
+    // that `check_callback` stored there, until `destroy_callback`, which cannot run
+    // while packets use the rule.
     let private = unsafe { &*raw };
     // INVARIANT: we are inside the hook (the function's safety contract), for the
     // duration of the call.
