@@ -798,7 +798,7 @@ pub fn rewrite_common(
 /// [`rewrite_common`] of the most common packets only: a TCP or UDP packet rewritten
 /// to one address (or none) and one port (or none), the mappings that hash nothing
 /// ([`Mapping::is_fixed`]); `None`, having written nothing, for any other. It calls no
-/// function, so that a caller that tries it first stays a leaf, without a stack frame.
+/// function, so that a caller that tries it first can stay a leaf.
 /// (The mapping is looked at where the common path looks at it, once: a range's packet
 /// has its headers checked before `None`.)
 #[inline(always)]
